@@ -1,0 +1,5 @@
+"""`python -m thisday` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,268 @@
+"""One frozen :class:`Settings`, read from ``thisday.toml`` with defaults for everything.
+
+Paths in the file are relative to the file's own folder. Unknown keys are errors (with the closest known
+key suggested), so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import tomllib
+import types
+import typing
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .errors import ConfigError
+from .model import Feb29Policy, Kind
+
+DEFAULT_CONFIG_NAME = "thisday.toml"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    title: str = "On this day"
+    description: str = "What happened on this day in history, published every day."
+    base_url: str = "http://localhost:8080/"
+    author: str = "thisday"
+    author_email: str = ""
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class SelectionSettings:
+    limit: int = 0
+    """Most entries per day (0: no limit). Featured entries and round anniversaries are kept first."""
+    feb29: Feb29Policy = Feb29Policy.FEB28
+
+
+@dataclass(frozen=True)
+class FeedSettings:
+    name: str = "onthisday"
+    title: str = ""
+    description: str = ""
+    kinds: tuple[Kind, ...] = ()
+    tags: tuple[str, ...] = ()
+    items: str = "day"
+    """'day': one item per day with the whole selection; 'entry': one item per entry."""
+    days: int = 14
+    """How many recent days the feed keeps (the rolling window)."""
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    sender: str = "On this day <onthisday@localhost>"
+    recipients: tuple[str, ...] = ()
+    recipients_file: Path | None = None
+    list_id: str = ""
+    unsubscribe_url: str = ""
+    unsubscribe_text: str = (
+        "You receive this because you subscribed to the daily digest. Reply to unsubscribe."
+    )
+    catch_up: str = "latest"
+    """After downtime: 'latest' (only today's digest), 'all' (every missed day), 'none'."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "localhost"
+    port: int = 25
+    security: str = "none"
+    """'none', 'starttls' or 'tls' (implicit TLS, usually port 465)."""
+    username: str = ""
+    password_env: str = "THISDAY_SMTP_PASSWORD"
+    timeout: float = 30.0
+    retries: int = 3
+    retry_delay: float = 5.0
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    time: str = "06:00"
+    catch_up_days: int = 7
+    ledger_url: str = ""
+    """SQLAlchemy URL of the publication ledger; default: SQLite in the state folder."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, frozen. Build with :func:`load_settings` or ``Settings()`` for defaults."""
+
+    entries: Path = Path("entries")
+    feeds_dir: Path = Path("feeds")
+    state_dir: Path = Path("state")
+    templates: Path | None = None
+    timezone: str = ""
+    """IANA zone name; empty means the machine's own zone."""
+    site: SiteSettings = field(default_factory=SiteSettings)
+    selection: SelectionSettings = field(default_factory=SelectionSettings)
+    feeds: tuple[FeedSettings, ...] = (FeedSettings(),)
+    digest: DigestSettings = field(default_factory=DigestSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    source: Path | None = None
+    """The file these settings were read from, if any."""
+
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone or local_zone_name())
+
+    def ledger_url(self) -> str:
+        return self.daemon.ledger_url or f"sqlite:///{(self.state_dir / 'ledger.sqlite').as_posix()}"
+
+
+def local_zone_name() -> str:
+    """The machine's IANA zone (TZ, then /etc/localtime), UTC when it cannot be told."""
+    import tzlocal
+
+    try:
+        name = tzlocal.get_localzone_name()
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, LookupError):
+        return "UTC"
+    return name or "UTC"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _convert(value: Any, hint: Any, where: str, base: Path) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _convert(value, options[0], where, base)
+    if origin is tuple:
+        (item_type, _) = typing.get_args(hint)
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list")
+        return tuple(_convert(v, item_type, f"{where}[{i}]", base) for i, v in enumerate(value))
+    if hint is Path:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a path (text)")
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else base / path
+    if isinstance(hint, type) and issubclass(hint, Feb29Policy | Kind):
+        options = [m.value for m in hint]
+        if value not in options:
+            raise ConfigError(f"{where} must be one of {', '.join(options)}, not {value!r}")
+        return hint(value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (str, int, float, bool):
+        if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+            raise ConfigError(f"{where} must be {hint.__name__}, not {value!r}")
+        return value
+    if dataclasses.is_dataclass(hint):
+        return _section(value, hint, where, base)  # type: ignore[arg-type]
+    raise ConfigError(f"{where}: unsupported value {value!r}")  # pragma: no cover
+
+
+def _section(data: Any, cls: type[T], where: str, base: Path) -> T:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a table ([{where}])")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.name != "source"]  # type: ignore[arg-type]
+    kwargs = {}
+    for key, value in data.items():
+        if key not in names:
+            raise ConfigError(f"unknown setting '{where}.{key}'{_suggest(key, names)}".replace("'.", "'"))
+        kwargs[key] = _convert(value, hints[key], f"{where}.{key}".lstrip("."), base)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # pragma: no cover - guarded by the key check
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+_TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def validate(settings: Settings, where: str) -> Settings:
+    """Checks across fields; raises ConfigError naming the file and key."""
+    if settings.timezone:
+        try:
+            zoneinfo.ZoneInfo(settings.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"{where}: timezone {settings.timezone!r} is not an IANA zone name such as Europe/Berlin"
+            ) from None
+    if not _TIME_RE.match(settings.daemon.time):
+        raise ConfigError(
+            f'{where}: daemon.time {settings.daemon.time!r} must be HH:MM (24-hour), e.g. "06:00"'
+        )
+    if settings.selection.limit < 0:
+        raise ConfigError(f"{where}: selection.limit must be 0 (no limit) or more")
+    names = [f.name for f in settings.feeds]
+    for feed in settings.feeds:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", feed.name):
+            raise ConfigError(
+                f"{where}: feed name {feed.name!r} must be lowercase letters, digits, - and _ (it names the files)"
+            )
+        if names.count(feed.name) > 1:
+            raise ConfigError(f"{where}: two feeds are named {feed.name!r}; feed names must differ")
+        if feed.items not in ("day", "entry"):
+            raise ConfigError(
+                f"{where}: feeds.{feed.name}.items must be 'day' or 'entry', not {feed.items!r}"
+            )
+        if feed.days < 1:
+            raise ConfigError(f"{where}: feeds.{feed.name}.days must be at least 1")
+    if settings.digest.catch_up not in ("latest", "all", "none"):
+        raise ConfigError(
+            f"{where}: digest.catch_up must be latest, all or none, not {settings.digest.catch_up!r}"
+        )
+    if settings.smtp.security not in ("none", "starttls", "tls"):
+        raise ConfigError(
+            f"{where}: smtp.security must be none, starttls or tls, not {settings.smtp.security!r}"
+        )
+    if not settings.site.base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}: site.base_url must be an absolute http(s) URL")
+    if settings.daemon.catch_up_days < 0:
+        raise ConfigError(f"{where}: daemon.catch_up_days must be 0 or more")
+    return settings
+
+
+def load_settings(path: Path | None, **overrides: Any) -> Settings:
+    """Settings from ``path`` (None: defaults). ``overrides`` replace top-level fields (e.g. entries from --entries)."""
+    if path is None:
+        settings = Settings()
+        where = "defaults"
+    else:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        where = str(path)
+        base = path.parent
+        feeds = raw.pop("feeds", None)
+        try:
+            settings = _section(raw, Settings, "", base)
+            if feeds is not None:
+                if not isinstance(feeds, list):
+                    raise ConfigError("feeds must be an array of tables: [[feeds]]")
+                settings = dataclasses.replace(
+                    settings,
+                    feeds=tuple(_section(f, FeedSettings, f"feeds[{i}]", base) for i, f in enumerate(feeds)),
+                )
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        settings = dataclasses.replace(settings, source=path)
+        if "entries" not in raw:
+            settings = dataclasses.replace(settings, entries=base / "entries")
+        if "feeds_dir" not in raw:
+            settings = dataclasses.replace(settings, feeds_dir=base / "feeds")
+        if "state_dir" not in raw:
+            settings = dataclasses.replace(settings, state_dir=base / "state")
+    settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    return validate(settings, where)

@@ -1,0 +1,23 @@
+"""Every error a user can cause is a ThisdayError: its message says what, where, and how to fix it."""
+
+from __future__ import annotations
+
+
+class ThisdayError(Exception):
+    """Base of all errors a user can cause. The CLI prints the message alone and exits 1."""
+
+
+class DateError(ThisdayError, ValueError):
+    """A date, date string or rule that cannot be understood."""
+
+
+class EntryError(ThisdayError):
+    """An entry file that cannot be read as a whole (its problems are listed)."""
+
+
+class ConfigError(ThisdayError):
+    """thisday.toml is wrong: the message names the key and the fix."""
+
+
+class PublishError(ThisdayError):
+    """Publishing (writing feeds, sending mail) failed in a way the operator can act on."""

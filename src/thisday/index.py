@@ -1,0 +1,78 @@
+"""The calendar index: which entries fall on which day of the year."""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .dates import Rule, anniversary_key, is_leap
+from .model import Entry, Feb29Policy, Precision
+
+
+@dataclass(frozen=True)
+class CalendarIndex:
+    """Entries by anniversary day (month, day); moveable observances; month-precise entries by month.
+
+    Year-precise entries are kept only in ``undated``: they never land on a day or a month.
+    """
+
+    by_day: dict[tuple[int, int], tuple[Entry, ...]] = field(default_factory=dict)
+    moveable: tuple[Entry, ...] = ()
+    by_month: dict[int, tuple[Entry, ...]] = field(default_factory=dict)
+    undated: tuple[Entry, ...] = ()
+
+    @classmethod
+    def build(cls, entries: Iterable[Entry]) -> CalendarIndex:
+        by_day: defaultdict[tuple[int, int], list[Entry]] = defaultdict(list)
+        by_month: defaultdict[int, list[Entry]] = defaultdict(list)
+        moveable: list[Entry] = []
+        undated: list[Entry] = []
+        for entry in entries:
+            key = anniversary_key(entry)
+            if key is not None:
+                by_day[key].append(entry)
+            elif entry.rule is not None:
+                moveable.append(entry)
+            elif entry.date is not None and entry.date.precision is Precision.MONTH:
+                assert entry.date.month is not None
+                by_month[entry.date.month].append(entry)
+            else:
+                undated.append(entry)
+        return cls(
+            by_day={k: tuple(v) for k, v in by_day.items()},
+            moveable=tuple(moveable),
+            by_month={k: tuple(v) for k, v in by_month.items()},
+            undated=tuple(undated),
+        )
+
+    def __len__(self) -> int:
+        return (
+            sum(len(v) for v in self.by_day.values())
+            + len(self.moveable)
+            + sum(len(v) for v in self.by_month.values())
+            + len(self.undated)
+        )
+
+    def on(self, day: datetime.date, policy: Feb29Policy) -> list[Entry]:
+        """Entries whose anniversary lands on ``day``: its own, leap-day ones moved here, and moveable feasts."""
+        found = list(self.by_day.get((day.month, day.day), ()))
+        leap_day_moves_to = {Feb29Policy.FEB28: (2, 28), Feb29Policy.MAR1: (3, 1)}.get(policy)
+        if not is_leap(day.year) and leap_day_moves_to == (day.month, day.day):
+            found.extend(self.by_day.get((2, 29), ()))
+        for entry in self.moveable:
+            assert entry.rule is not None
+            if entry.date is not None and entry.date.year > day.year:
+                continue
+            if day in Rule(entry.rule).dates_in(day.year):
+                found.append(entry)
+        return found
+
+    def in_month(self, month: int) -> tuple[Entry, ...]:
+        """Month-precise entries of a month (never placed on any day)."""
+        return self.by_month.get(month, ())
+
+    def day_counts(self) -> dict[tuple[int, int], int]:
+        """Fixed-day entries per (month, day), for coverage (moveable feasts move, so they are not counted)."""
+        return {key: len(value) for key, value in self.by_day.items()}

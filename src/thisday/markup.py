@@ -1,0 +1,57 @@
+"""Entry bodies: Markdown rendered to HTML, then sanitized. Shared by the site, the feeds and the digest.
+
+No script, no event handler, no ``javascript:`` URL survives; links keep only http(s) and mailto.
+Pure functions: no I/O.
+"""
+
+from __future__ import annotations
+
+import functools
+import html as _html
+import re
+
+import nh3
+from markdown_it import MarkdownIt
+
+_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h2", "h3", "h4", "hr", "i",
+    "img", "li", "ol", "p", "pre", "q", "s", "strong", "sub", "sup", "table", "tbody", "td",
+    "th", "thead", "tr", "ul",
+}  # fmt: skip
+_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title", "width", "height"}, "abbr": {"title"}}
+_SCHEMES = {"http", "https", "mailto"}
+_LIST_GAP = re.compile(r"^(- [^\n]*)\n\n(?=- )", re.MULTILINE)
+
+
+@functools.cache
+def _parser() -> MarkdownIt:
+    # CommonMark plus tables and strikethrough; raw HTML is parsed, then removed by the sanitizer.
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+
+def sanitize(html: str) -> str:
+    """Keep a safe subset of HTML: the tags Markdown produces, http(s)/mailto links, images with alt text."""
+    return nh3.clean(
+        html,
+        tags=_TAGS,
+        clean_content_tags={"script", "style"},
+        attributes=_ATTRIBUTES,
+        url_schemes=_SCHEMES,
+        link_rel="noopener noreferrer",
+    )
+
+
+def render_markdown(text: str) -> str:
+    """An entry body (Markdown) as sanitized HTML."""
+    return sanitize(_parser().render(text)).strip()
+
+
+def plain_text(text: str) -> str:
+    """An entry body as plain text for terminals and text email: Markdown syntax removed, paragraphs kept."""
+    html = render_markdown(text)
+    paragraphs = html.replace("</p>", "\n\n").replace("<br>", "\n").replace("</li>", "\n").replace("</h2>", "\n\n")
+    paragraphs = paragraphs.replace("</h3>", "\n\n").replace("<li>", "- ")
+    stripped = nh3.clean(paragraphs, tags=set())
+    text = "\n".join(line.rstrip() for line in _html.unescape(stripped).strip().splitlines())
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return _LIST_GAP.sub(r"\1\n", text)

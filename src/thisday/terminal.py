@@ -1,0 +1,121 @@
+"""What the CLI shows in a terminal: the preview as text or JSON, and the coverage grid. Pure functions."""
+
+from __future__ import annotations
+
+import calendar as _calendar
+import textwrap
+from typing import Any
+
+from .dates import MONTHS, event_year, format_years_ago
+from .model import DaySelection, Entry, Occurrence
+
+
+def occurrence_json(occ: Occurrence) -> dict[str, Any]:
+    entry = occ.entry
+    date = entry.date
+    return {
+        "id": entry.id,
+        "title": entry.title,
+        "kind": entry.kind.value,
+        "year": event_year(entry),
+        "years_ago": occ.years_ago,
+        "date_display": occ.date_display,
+        "round_anniversary": occ.round_anniversary,
+        "tags": list(entry.tags),
+        "featured": entry.featured,
+        "sources": [{"title": s.title, "url": s.url} for s in entry.sources],
+        "calendar": date.calendar.value if date else None,
+        "precision": date.precision.value if date else None,
+        "approximate": date.approximate if date else False,
+        "uncertain": date.uncertain if date else False,
+        "observe": "julian" if entry.observe_julian else "gregorian",
+        "rule": entry.rule,
+        "note": occ.note,
+        "body": entry.body,
+        "file": str(entry.location),
+    }
+
+
+def selection_json(selection: DaySelection) -> dict[str, Any]:
+    return {
+        "date": selection.on.isoformat(),
+        "entries": [occurrence_json(o) for o in selection.occurrences],
+        "left_out": selection.left_out,
+    }
+
+
+def _wrap(text: str, indent: str, width: int) -> list[str]:
+    lines: list[str] = []
+    for paragraph in text.split("\n\n"):
+        joined = " ".join(paragraph.split())
+        if joined:
+            lines.extend(textwrap.wrap(joined, width=width, initial_indent=indent, subsequent_indent=indent))
+            lines.append("")
+    return lines
+
+
+def selection_text(selection: DaySelection, width: int = 88) -> str:
+    """A readable preview: the day, then each entry with its date as displayed, years ago, tags, body and sources."""
+    on = selection.on
+    weekday = _calendar.day_name[on.weekday()]
+    count = len(selection.occurrences)
+    head = (
+        f"{weekday} {on.day} {MONTHS[on.month - 1]} {on.year}: {count} {'entry' if count == 1 else 'entries'}"
+    )
+    if selection.left_out:
+        head += f" ({selection.left_out} more left out by the daily limit)"
+    lines = [head, "=" * len(head), ""]
+    if not count:
+        lines.append("Nothing on this day yet. Run `thisday coverage` to see which days need entries.")
+    for occ in selection.occurrences:
+        entry = occ.entry
+        marker = "★" if entry.featured else "•"
+        lines.append(f"{marker} {entry.title}")
+        facts = [entry.kind.value, occ.date_display]
+        if occ.years_ago is not None:
+            ago = format_years_ago(occ.years_ago)
+            facts.append(f"{ago} (round anniversary)" if occ.round_anniversary else ago)
+        lines.append("  " + " · ".join(facts))
+        if occ.note:
+            lines.append(f"  Note: {occ.note}")
+        if entry.tags:
+            lines.append("  Tags: " + ", ".join(entry.tags))
+        lines.append("")
+        lines.extend(_wrap(entry.body, "  ", width))
+        for source in entry.sources:
+            lines.append(f"  Source: {source.title}" + (f" <{source.url}>" if source.url else ""))
+        lines.append(f"  File: {entry.location}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def coverage_grid(counts: dict[tuple[int, int], int], month_entries: dict[int, int] | None = None) -> str:
+    """A 12 x 31 grid: the number of entries on each day ('.' for none, '+' for 10 or more)."""
+    header = "      " + "".join(f"{d:>3}" for d in range(1, 32))
+    lines = [header]
+    empty: list[str] = []
+    for month in range(1, 13):
+        cells = []
+        for day in range(1, 32):
+            if day > (29 if month == 2 else _calendar.monthrange(2001, month)[1]):
+                cells.append("   ")
+                continue
+            n = counts.get((month, day), 0)
+            if n == 0:
+                empty.append(f"{MONTHS[month - 1][:3]} {day}")
+            cells.append(f"{'.' if n == 0 else ('+' if n >= 10 else n):>3}")
+        extra = (
+            f"  (+{month_entries[month]} month-only)" if month_entries and month_entries.get(month) else ""
+        )
+        lines.append(f"{MONTHS[month - 1][:3]:<6}" + "".join(cells) + extra)
+    covered = 366 - len(empty)
+    lines.append("")
+    lines.append(f"{covered} of 366 days have entries; '.' is a day with none, '+' a day with 10 or more.")
+    if empty:
+        shown = ", ".join(empty[:40]) + (f", ... ({len(empty) - 40} more)" if len(empty) > 40 else "")
+        lines.append(f"Days with no entry: {shown}")
+    return "\n".join(lines) + "\n"
+
+
+def entry_summary(entry: Entry) -> str:
+    return f"{entry.location}: {entry.title}"
