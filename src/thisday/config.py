@@ -176,7 +176,11 @@ def _section(data: Any, cls: type[T], where: str, base: Path) -> T:
     kwargs = {}
     for key, value in data.items():
         if key not in names:
-            raise ConfigError(f"unknown setting '{where}.{key}'{_suggest(key, names)}".replace("'.", "'"))
+            prefix = f"{where}." if where else ""
+            hint = _suggest(key, names)
+            if hint and prefix:
+                hint = hint.replace("'", f"'{prefix}", 1)
+            raise ConfigError(f"unknown setting '{prefix}{key}'{hint}")
         kwargs[key] = _convert(value, hints[key], f"{where}.{key}".lstrip("."), base)
     try:
         return cls(**kwargs)

@@ -134,8 +134,10 @@ def parse_historic_date(value: object, calendar: Calendar = Calendar.GREGORIAN) 
 
 
 def format_year(year: int) -> str:
-    """Astronomical year as people write it: 1942, 44 BC (year 0 is 1 BC: there is no year zero)."""
-    return f"{1 - year} BC" if year <= 0 else str(year)
+    """Astronomical year as people write it: 1942, AD 70, 44 BC (year 0 is 1 BC: there is no year zero)."""
+    if year <= 0:
+        return f"{1 - year} BC"
+    return f"AD {year}" if year < 1000 else str(year)
 
 
 def format_day_month(month: int, day: int) -> str:
@@ -296,11 +298,15 @@ def parse_rule(value: object) -> Rule:
         raise DateError(
             f"rule {text!r}: COUNT and DTSTART are not supported (the rule is evaluated per year; end it with UNTIL=YYYYMMDD)"
         )
+    start = datetime.datetime(1, 1, 1)
     try:
-        probe = _rrule(text, datetime.datetime(2000, 1, 1))
-        probe.after(datetime.datetime(2000, 1, 1), inc=True)
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        first = _rrule(text, start).after(start, inc=True)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         raise DateError(f"rule {text!r} is not a valid RFC 5545 RRULE: {exc}") from None
+    if first is None:
+        raise DateError(
+            f"rule {text!r} is not a valid RFC 5545 RRULE: it never falls on any day (check BYMONTH, BYMONTHDAY, BYDAY)"
+        )
     return Rule(text)
 
 

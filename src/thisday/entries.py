@@ -68,25 +68,36 @@ class _Raw:
     body_line: int | None = None
 
 
+def _yaml_problem(exc: yaml.YAMLError, text: str, path: str, line_offset: int) -> Problem:
+    """A YAML error as a path:line problem: the line of the problem (or of the unclosed bracket)."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text[: exc.position].count("\n") + 1 + line_offset
+        return Problem(Location(path, line), f"character {exc.character!r} is not allowed in YAML; remove it")
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return Problem(Location(path, 1 + line_offset), f"YAML error: {exc}")
+    mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark is not None and "<stream end>" in str(exc.problem):
+        mark = exc.context_mark  # an unclosed bracket or quote: point at where it opened
+    line = (mark.line + 1 if mark else 1) + line_offset
+    what = exc.problem or "syntax error"
+    if exc.context and mark is exc.context_mark:
+        what = f"{exc.context} that is never closed ({what})"
+    return Problem(
+        Location(path, line),
+        f"YAML syntax error: {what}; check the indentation and put text containing ': ' or '#' in quotes",
+    )
+
+
 def _yaml_items(text: str, path: str, line_offset: int = 0) -> tuple[Any, list[Problem]]:
-    """Compose a YAML document; return (node, problems)."""
-    loader = _Loader(text)
+    """Compose a YAML document; return ((loader, node), problems)."""
     try:
-        node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = (mark.line + 1 if mark else 1) + line_offset
-        what = exc.problem or "syntax error"
-        return None, [
-            Problem(
-                Location(path, line),
-                f"YAML syntax error: {what}; check the indentation and put text containing ': ' or '#' in quotes",
-            )
-        ]
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
-        return None, [Problem(Location(path, 1 + line_offset), f"YAML error: {exc}")]
-    finally:
-        loader.dispose()
+        return None, [_yaml_problem(exc, text, path, line_offset)]
     return (loader, node), []
 
 
@@ -470,12 +481,17 @@ def load_file(path: Path, root: Path) -> tuple[list[Entry], list[Problem]]:
     if text is None:
         return [], problems
     suffix = path.suffix.lower()
-    if suffix in (".md", ".markdown"):
-        raws, problems = read_markdown(text, rel)
-    elif suffix == ".json":
-        raws, problems = read_json_list(text, rel)
-    else:
-        raws, problems = read_yaml_list(text, rel)
+    try:
+        if suffix in (".md", ".markdown"):
+            raws, problems = read_markdown(text, rel)
+        elif suffix == ".json":
+            raws, problems = read_json_list(text, rel)
+        else:
+            raws, problems = read_yaml_list(text, rel)
+    except yaml.YAMLError as exc:  # raised while constructing values (e.g. a list used as a key)
+        return [], [_yaml_problem(exc, text, rel, 1 if suffix in (".md", ".markdown") else 0)]
+    except RecursionError:
+        return [], [Problem(Location(rel, 1), "the file nests too deeply to read; simplify its structure")]
     entries = []
     for raw in raws:
         entry, entry_problems = validate(raw, rel)

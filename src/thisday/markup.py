@@ -49,7 +49,9 @@ def render_markdown(text: str) -> str:
 def plain_text(text: str) -> str:
     """An entry body as plain text for terminals and text email: Markdown syntax removed, paragraphs kept."""
     html = render_markdown(text)
-    paragraphs = html.replace("</p>", "\n\n").replace("<br>", "\n").replace("</li>", "\n").replace("</h2>", "\n\n")
+    paragraphs = (
+        html.replace("</p>", "\n\n").replace("<br>", "\n").replace("</li>", "\n").replace("</h2>", "\n\n")
+    )
     paragraphs = paragraphs.replace("</h3>", "\n\n").replace("<li>", "- ")
     stripped = nh3.clean(paragraphs, tags=set())
     text = "\n".join(line.rstrip() for line in _html.unescape(stripped).strip().splitlines())

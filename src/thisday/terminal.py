@@ -7,6 +7,7 @@ import textwrap
 from typing import Any
 
 from .dates import MONTHS, event_year, format_years_ago
+from .markup import plain_text
 from .model import DaySelection, Entry, Occurrence
 
 
@@ -47,9 +48,14 @@ def selection_json(selection: DaySelection) -> dict[str, Any]:
 def _wrap(text: str, indent: str, width: int) -> list[str]:
     lines: list[str] = []
     for paragraph in text.split("\n\n"):
-        joined = " ".join(paragraph.split())
-        if joined:
-            lines.extend(textwrap.wrap(joined, width=width, initial_indent=indent, subsequent_indent=indent))
+        items = paragraph.split("\n") if paragraph.startswith("- ") else [paragraph]
+        for item in items:
+            joined = " ".join(item.split())
+            if joined:
+                lines.extend(
+                    textwrap.wrap(joined, width=width, initial_indent=indent, subsequent_indent=indent)
+                )
+        if paragraph.strip():
             lines.append("")
     return lines
 
@@ -81,7 +87,7 @@ def selection_text(selection: DaySelection, width: int = 88) -> str:
         if entry.tags:
             lines.append("  Tags: " + ", ".join(entry.tags))
         lines.append("")
-        lines.extend(_wrap(entry.body, "  ", width))
+        lines.extend(_wrap(plain_text(entry.body), "  ", width))
         for source in entry.sources:
             lines.append(f"  Source: {source.title}" + (f" <{source.url}>" if source.url else ""))
         lines.append(f"  File: {entry.location}")

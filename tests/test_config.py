@@ -1,0 +1,60 @@
+"""thisday.toml: defaults, paths relative to the file, and clear errors for mistakes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from thisday.config import Settings, load_settings
+from thisday.errors import ConfigError
+from thisday.model import Feb29Policy, Kind
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "thisday.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_a_file() -> None:
+    """With no config at all, thisday has a working default for everything."""
+    settings = load_settings(None)
+    assert settings == Settings()
+    assert settings.feeds[0].name == "onthisday" and settings.daemon.time == "06:00"
+
+
+def test_values_and_relative_paths(tmp_path: Path) -> None:
+    """Values are read and typed; paths are relative to the config file's folder."""
+    path = write_config(
+        tmp_path,
+        'timezone = "Europe/Berlin"\nentries = "my-entries"\n[selection]\nlimit = 5\nfeb29 = "mar1"\n'
+        '[[feeds]]\nname = "births"\nkinds = ["birth"]\ntags = "science"\n',
+    )
+    settings = load_settings(path)
+    assert settings.entries == tmp_path / "my-entries"
+    assert settings.state_dir == tmp_path / "state"
+    assert settings.selection.limit == 5 and settings.selection.feb29 is Feb29Policy.MAR1
+    assert settings.feeds[0].kinds == (Kind.BIRTH,) and settings.feeds[0].tags == ("science",)
+    assert str(settings.zone()) == "Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('timezon = "UTC"', "unknown setting 'timezon' (did you mean 'timezone'?)"),
+        ("[selection]\nlimmit = 3", "unknown setting 'selection.limmit' (did you mean 'selection.limit'?)"),
+        ('timezone = "Mars/Olympus"', "not an IANA zone name"),
+        ('[daemon]\ntime = "6am"', "must be HH:MM"),
+        ("[selection]\nlimit = 'five'", "selection.limit must be int"),
+        ('[selection]\nfeb29 = "feb30"', "must be one of feb28, mar1, skip"),
+        ("title = [", "not valid TOML"),
+        ('[[feeds]]\nname = "A B"', "feed name 'A B'"),
+    ],
+)
+def test_mistakes_are_explained(tmp_path: Path, text: str, fragment: str) -> None:
+    """A typo or a bad value stops with a message naming the file, the key and the fix."""
+    path = write_config(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert str(path) in str(info.value) and fragment in str(info.value)

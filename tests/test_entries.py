@@ -1,0 +1,237 @@
+"""Reading entry files: every format, stable ids, and bad input reported as path:line without losing the rest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from thisday.entries import load_file, load_tree
+from thisday.errors import EntryError
+from thisday.model import Calendar, Kind, Precision
+
+FIXTURES = Path(__file__).parent / "fixtures" / "entries"
+
+
+def write(root: Path, name: str, text: str | bytes) -> Path:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems_of(root: Path) -> list[str]:
+    return [str(p) for p in load_tree(root).problems]
+
+
+def test_fixture_tree_loads_cleanly() -> None:
+    """The fixture tree (Markdown story plus YAML bulk files) loads with no problems and every field kept."""
+    result = load_tree(FIXTURES)
+    assert result.problems == ()
+    by_title = {e.title: e for e in result.entries}
+    capture = by_title["Andrey Vlasov is captured by German forces"]
+    assert capture.featured and capture.kind is Kind.EVENT
+    assert capture.tags == ("world-war-ii", "ussr")
+    assert (
+        capture.sources[0].url is None
+        and capture.sources[1].url == "https://en.wikipedia.org/wiki/Andrey_Vlasov"
+    )
+    assert capture.body.startswith("## The capture")
+    assert capture.location.path == "stories/1942-07-12-capture.md"
+    newton = by_title["Isaac Newton is born"]
+    assert newton.date is not None and newton.date.calendar is Calendar.JULIAN
+    gutenberg = by_title["Gutenberg prints with movable type"]
+    assert (
+        gutenberg.date is not None
+        and gutenberg.date.approximate
+        and gutenberg.date.precision is Precision.YEAR
+    )
+
+
+def test_markdown_and_json_and_yaml_agree(tmp_path: Path) -> None:
+    """The same entry written as Markdown, YAML or JSON loads to the same values."""
+    write(tmp_path, "a/one.md", "---\ntitle: Same\ndate: 1969-07-20\ntags: [space]\n---\nBody *here*.\n")
+    write(
+        tmp_path, "b/two.yaml", "- title: Same\n  date: 1969-07-20\n  tags: [space]\n  body: Body *here*.\n"
+    )
+    write(
+        tmp_path,
+        "c/three.json",
+        json.dumps([{"title": "Same", "date": "1969-07-20", "tags": ["space"], "body": "Body *here*."}]),
+    )
+    entries = [load_file(p, tmp_path)[0][0] for p in sorted(tmp_path.rglob("*.*"))]
+    assert len({(e.id, e.title, e.date, e.tags, e.body) for e in entries}) == 1
+
+
+def test_ids_are_stable_when_files_move(tmp_path: Path) -> None:
+    """An entry keeps its id when it moves inside a file or to another file; an explicit id wins."""
+    write(
+        tmp_path,
+        "x.yaml",
+        "- title: First\n  date: '1900-01-01'\n- title: Second\n  date: '1900-01-02'\n  id: my-id\n",
+    )
+    before = {e.title: e.id for e in load_tree(tmp_path).entries}
+    (tmp_path / "x.yaml").unlink()
+    write(
+        tmp_path,
+        "moved/y.yaml",
+        "- title: Second\n  date: '1900-01-02'\n  id: my-id\n- title: First\n  date: '1900-01-01'\n",
+    )
+    after = {e.title: e.id for e in load_tree(tmp_path).entries}
+    assert before == after == {"First": "1900-01-01-first", "Second": "my-id"}
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("bad.yaml", "- title: A\n  date: 1942-07-12\n- title: [unclosed\n", "bad.yaml:3: YAML syntax error"),
+        (
+            "typo.yaml",
+            "- tittle: A\n  date: 1942-07-12\n",
+            "typo.yaml:1: unknown field 'tittle' (did you mean 'title'?)",
+        ),
+        ("notitle.yaml", "- date: 1942-07-12\n", "notitle.yaml:1: missing title"),
+        ("day.yaml", "- title: A\n  date: 1942-02-30\n", "day.yaml:2: date '1942-02-30' does not exist"),
+        (
+            "rule.yaml",
+            "- title: A\n  kind: observance\n  rule: eastr+1\n",
+            "rule.yaml:3: rule 'eastr+1' is not understood",
+        ),
+        ("map.yaml", "title: A\ndate: 1942-07-12\n", "map.yaml:1: a bulk file must be a list of entries"),
+        (
+            "kind.yaml",
+            "- title: A\n  date: '1942'\n  kind: brith\n",
+            "kind.yaml:3: kind must be one of event, birth, death, observance, not 'brith' (did you mean 'birth'?)",
+        ),
+        (
+            "obs.yaml",
+            "- title: A\n  date: '1942-01-01'\n  calendar: gregorian\n  observe: julian\n",
+            "obs.yaml:4: observe: julian keeps an Old Style day",
+        ),
+        (
+            "src.yaml",
+            "- title: A\n  date: '1942'\n  sources: [{title: X, url: 'javascript:alert(1)'}]\n",
+            "src.yaml:3: source url",
+        ),
+        ("frontmatter.md", "title: A\n", "frontmatter.md:1: a Markdown entry starts with a '---' line"),
+        ("open.md", "---\ntitle: A\n", "open.md:1: front matter is not closed"),
+        (
+            "json.json",
+            '[{"title": "A", "date": "1942"},\n {"title": "B" "date": "1943"}]',
+            "json.json:2: JSON syntax error",
+        ),
+        ("jsonobj.json", '{"title": "A"}', "jsonobj.json:1: a JSON bulk file must be a list"),
+        ("twoline.yaml", "- title: \"A\\nB\"\n  date: '1942'\n", "twoline.yaml:1: title must be one line"),
+    ],
+)
+def test_bad_input_is_reported_with_file_and_line(
+    tmp_path: Path, name: str, text: str, expected: str
+) -> None:
+    """Each kind of mistake is one 'path:line: message' problem naming the fix; a good file beside it still loads."""
+    write(tmp_path, name, text)
+    write(tmp_path, "good.yaml", "- title: Good\n  date: '1969-07-20'\n")
+    result = load_tree(tmp_path)
+    assert any(str(p).startswith(expected) for p in result.problems), [str(p) for p in result.problems]
+    assert "Good" in {e.title for e in result.entries}
+
+
+def test_non_utf8_file(tmp_path: Path) -> None:
+    """A file that is not UTF-8 is reported with the line of the first bad byte."""
+    write(tmp_path, "latin1.yaml", "- title: Ok\n  date: '1942'\n- title: Caf\xe9\n".encode("latin-1"))
+    assert problems_of(tmp_path) == [
+        "latin1.yaml:3: file is not UTF-8 (byte 0xe9 at offset 39); save it as UTF-8"
+    ]
+
+
+def test_one_bad_entry_skips_only_itself(tmp_path: Path) -> None:
+    """In a bulk file, a bad entry is skipped and its neighbours load."""
+    write(
+        tmp_path,
+        "mix.yaml",
+        "- title: A\n  date: '1942-07-12'\n- title: B\n  date: '1942-02-30'\n- title: C\n  date: '1942-07-13'\n",
+    )
+    result = load_tree(tmp_path)
+    assert [e.title for e in result.entries] == ["A", "C"]
+    assert [str(p) for p in result.problems] == [
+        "mix.yaml:4: date '1942-02-30' does not exist: February 1942 has 28 days"
+    ]
+
+
+def test_duplicate_ids(tmp_path: Path) -> None:
+    """Two entries with the same id: the first loads, the second is a problem that points at the first."""
+    write(tmp_path, "a.yaml", "- title: Same\n  date: '1942-07-12'\n")
+    write(tmp_path, "b.md", "---\ntitle: Same\ndate: '1942-07-12'\n---\n")
+    result = load_tree(tmp_path)
+    assert len(result.entries) == 1
+    assert [str(p) for p in result.problems] == [
+        "b.md:1: duplicate id '1942-07-12-same' (also at a.yaml:1); give one of them an explicit id: or another title"
+    ]
+
+
+def test_ignored_files(tmp_path: Path) -> None:
+    """README.md, dotfiles, _drafts and other file types are not entries."""
+    write(tmp_path, "README.md", "# notes")
+    write(tmp_path, "_drafts/x.yaml", "not: [a list")
+    write(tmp_path, ".hidden.yaml", "nope")
+    write(tmp_path, "notes.txt", "nope")
+    result = load_tree(tmp_path)
+    assert (result.files, result.entries, result.problems) == (0, (), ())
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    """A missing entries folder is one clear error, not a traceback."""
+    with pytest.raises(EntryError, match="entries folder not found"):
+        load_tree(tmp_path / "nope")
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=200), st.sampled_from(["x.yaml", "x.json", "x.md"]))
+def test_no_file_content_crashes_the_loader(tmp_path: Path, data: bytes, name: str) -> None:
+    """Whatever bytes an entry file holds, loading returns entries and problems and never raises."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    _entries, problems = load_file(path, tmp_path)
+    assert all(p.location.line >= 1 for p in problems)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "title",
+                "date",
+                "kind",
+                "calendar",
+                "observe",
+                "rule",
+                "tags",
+                "featured",
+                "sources",
+                "id",
+                "body",
+                "x",
+            ]
+        ),
+        st.one_of(
+            st.text(max_size=12),
+            st.integers(),
+            st.booleans(),
+            st.none(),
+            st.lists(st.text(max_size=5), max_size=3),
+        ),
+        max_size=8,
+    )
+)
+def test_no_field_values_crash_validation(tmp_path: Path, fields: dict[str, object]) -> None:
+    """Any combination of field values yields an entry or problems, never an exception."""
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps([fields]), encoding="utf-8")
+    entries, problems = load_file(path, tmp_path)
+    assert len(entries) + len(problems) >= 1
