@@ -48,8 +48,11 @@ class LoadResult:
 # YAML that keeps dates as text and knows the line of every key
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader (libyaml when available would lose marks on nodes we need), without timestamp conversion."""
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """Safe loading (libyaml's parser when available; it keeps line marks), without timestamp conversion."""
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -76,7 +79,8 @@ def _yaml_problem(exc: yaml.YAMLError, text: str, path: str, line_offset: int) -
     if not isinstance(exc, yaml.MarkedYAMLError):
         return Problem(Location(path, 1 + line_offset), f"YAML error: {exc}")
     mark = exc.problem_mark or exc.context_mark
-    if exc.context_mark is not None and "<stream end>" in str(exc.problem):
+    at_end = exc.problem_mark is None or exc.problem_mark.index >= len(text.rstrip())
+    if exc.context_mark is not None and at_end:
         mark = exc.context_mark  # an unclosed bracket or quote: point at where it opened
     line = (mark.line + 1 if mark else 1) + line_offset
     what = exc.problem or "syntax error"
@@ -465,13 +469,19 @@ def is_entry_file(path: Path) -> bool:
 
 
 def iter_entry_files(root: Path) -> Iterator[Path]:
-    """Entry files under ``root`` in a stable order (sorted paths), skipping hidden and _private folders."""
+    """Entry files under ``root``, sorted by relative path (the order that decides which duplicate id is first).
+
+    Hidden and ``_private`` folders are skipped.
+    """
+    found = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
-        for name in sorted(filenames):
+        dirnames[:] = [d for d in dirnames if not d.startswith((".", "_"))]
+        for name in filenames:
             path = Path(dirpath) / name
             if is_entry_file(path):
-                yield path
+                found.append((path.relative_to(root).as_posix(), path))
+    for _, path in sorted(found):
+        yield path
 
 
 def load_file(path: Path, root: Path) -> tuple[list[Entry], list[Problem]]:

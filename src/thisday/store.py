@@ -1,0 +1,315 @@
+"""The on-disk index: parsed entries per file in SQLite, so a command reads only the days it needs.
+
+Each use starts with :meth:`IndexStore.refresh`, which stats every entry file and re-parses only those whose
+size, modification time, change time or inode differ from what the index recorded (new files are parsed,
+deleted ones dropped). The index is therefore never trusted when stale, and a changed file costs one file's
+parse. Refreshes take SQLite's write lock (``BEGIN IMMEDIATE``) and the database runs in WAL mode, so two
+processes (the daemon and an editor's preview) can use it at once: one refreshes while the other waits or
+reads the last committed state. An index that cannot be read (corrupt, another schema) is rebuilt.
+
+Entries are stored pickled: the cache is a private file in the state folder, written and read only by thisday.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import os
+import pickle
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .dates import anniversary_key
+from .entries import iter_entry_files, load_file, load_tree
+from .errors import EntryError
+from .index import CalendarIndex
+from .model import Entry, Feb29Policy, Precision, Problem
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL, problems BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entries (
+    path TEXT NOT NULL, pos INTEGER NOT NULL, id TEXT NOT NULL, slot TEXT NOT NULL,
+    month INTEGER, day INTEGER, dup INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL,
+    PRIMARY KEY (path, pos)
+);
+CREATE INDEX IF NOT EXISTS entries_day ON entries (slot, month, day);
+CREATE INDEX IF NOT EXISTS entries_id ON entries (id);
+"""
+
+
+@dataclass(frozen=True)
+class RefreshStats:
+    """What a refresh did: files seen, re-parsed and dropped."""
+
+    files: int
+    parsed: int
+    removed: int
+
+
+def _slot(entry: Entry) -> tuple[str, int | None, int | None]:
+    key = anniversary_key(entry)
+    if key is not None:
+        return "day", key[0], key[1]
+    if entry.rule is not None:
+        return "moveable", None, None
+    if entry.date is not None and entry.date.precision is Precision.MONTH:
+        return "month", entry.date.month, None
+    return "undated", None, None
+
+
+def _signature(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
+
+
+class IndexStore:
+    """The SQLite index of one entries folder. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, db_path: Path, root: Path) -> None:
+        if not root.is_dir():
+            raise EntryError(f"{root}: entries folder not found; create it or pass --entries PATH")
+        self.root = root.resolve()
+        self.db_path = db_path
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        for attempt in range(2):
+            db = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(_SCHEMA)
+                row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                root_row = db.execute("SELECT value FROM meta WHERE key = 'root'").fetchone()
+                if row is None:
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (self._version(),))
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('root', ?)", (str(self.root),))
+                elif row[0] != self._version() or (root_row and root_row[0] != str(self.root)):
+                    raise sqlite3.DatabaseError("index from another version or folder")
+                return db
+            except sqlite3.DatabaseError:
+                db.close()
+                if attempt:
+                    raise
+                for suffix in ("", "-wal", "-shm"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(f"{self.db_path}{suffix}")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _version() -> str:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"{SCHEMA_VERSION}:{version('thisday')}"
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+            return SCHEMA_VERSION
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> IndexStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -----------------------------------------------------------------------------------------
+    # Refresh
+
+    def _scan(self) -> dict[str, tuple[int, int, int, int]]:
+        found = {}
+        for path in iter_entry_files(self.root):
+            try:
+                found[path.relative_to(self.root).as_posix()] = _signature(path.stat())
+            except FileNotFoundError:  # removed while we looked
+                continue
+        return found
+
+    def refresh(self) -> RefreshStats:
+        """Bring the index up to date with the folder: re-parse changed files, drop removed ones."""
+        on_disk = self._scan()
+        known = {
+            row[0]: tuple(row[1:])
+            for row in self._db.execute("SELECT path, size, mtime_ns, ctime_ns, inode FROM files")
+        }
+        changed = [p for p, sig in on_disk.items() if known.get(p) != sig]
+        removed = [p for p in known if p not in on_disk]
+        if not changed and not removed:
+            return RefreshStats(len(on_disk), 0, 0)
+        with self._write():
+            # Another process may have refreshed while we waited for the lock: look again.
+            known = {
+                row[0]: tuple(row[1:])
+                for row in self._db.execute("SELECT path, size, mtime_ns, ctime_ns, inode FROM files")
+            }
+            changed = [p for p, sig in on_disk.items() if known.get(p) != sig]
+            removed = [p for p in known if p not in on_disk]
+            touched_ids: set[str] = set()
+            for rel in removed + changed:
+                touched_ids.update(
+                    r[0] for r in self._db.execute("SELECT id FROM entries WHERE path = ?", (rel,))
+                )
+                self._db.execute("DELETE FROM entries WHERE path = ?", (rel,))
+                self._db.execute("DELETE FROM files WHERE path = ?", (rel,))
+            for rel in sorted(changed):
+                path = self.root / rel
+                try:
+                    signature = _signature(path.stat())
+                    entries, problems = load_file(path, self.root)
+                except FileNotFoundError:
+                    continue
+                rows = []
+                for pos, entry in enumerate(entries):
+                    slot, month, day = _slot(entry)
+                    rows.append((rel, pos, entry.id, slot, month, day, pickle.dumps(entry, protocol=5)))
+                    touched_ids.add(entry.id)
+                self._db.executemany(
+                    "INSERT INTO entries (path, pos, id, slot, month, day, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                self._db.execute(
+                    "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                    (rel, *signature, pickle.dumps(problems, protocol=5)),
+                )
+            self._mark_duplicates(touched_ids)
+        return RefreshStats(len(on_disk), len(changed), len(removed))
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _mark_duplicates(self, ids: set[str]) -> None:
+        """For each id, the first entry in path order is kept; later ones are duplicates."""
+        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (id TEXT PRIMARY KEY)")
+        self._db.execute("DELETE FROM touched")
+        self._db.executemany("INSERT OR IGNORE INTO touched VALUES (?)", ((i,) for i in ids))
+        self._db.execute(
+            """
+            UPDATE entries SET dup = (
+                SELECT COUNT(*) FROM entries AS f
+                WHERE f.id = entries.id AND (f.path < entries.path OR (f.path = entries.path AND f.pos < entries.pos))
+            ) > 0
+            WHERE id IN (SELECT id FROM touched)
+            """
+        )
+
+    # -----------------------------------------------------------------------------------------
+    # Reading
+
+    def _entries(self, where: str, params: Iterable[object] = ()) -> list[Entry]:
+        sql = f"SELECT data FROM entries WHERE dup = 0 AND ({where}) ORDER BY path, pos"
+        return [pickle.loads(row[0]) for row in self._db.execute(sql, tuple(params))]
+
+    def calendar(self, days: Iterable[datetime.date], policy: Feb29Policy) -> CalendarIndex:
+        """A CalendarIndex holding what the given days need: their entries, leap-day ones, moveable feasts."""
+        keys = set()
+        for day in days:
+            keys.add((day.month, day.day))
+            keys.add((2, 29))  # cheap, and covers every leap-day policy
+        entries: list[Entry] = []
+        for month, mday in sorted(keys):
+            entries.extend(self._entries("slot = 'day' AND month = ? AND day = ?", (month, mday)))
+        entries.extend(self._entries("slot = 'moveable'"))
+        return CalendarIndex.build(entries)
+
+    def full(self) -> CalendarIndex:
+        return CalendarIndex.build(self._entries("1"))
+
+    def in_month(self, month: int) -> list[Entry]:
+        return self._entries("slot = 'month' AND month = ?", (month,))
+
+    def day_counts(self) -> dict[tuple[int, int], int]:
+        rows = self._db.execute(
+            "SELECT month, day, COUNT(*) FROM entries WHERE dup = 0 AND slot = 'day' GROUP BY month, day"
+        )
+        return {(m, d): n for m, d, n in rows}
+
+    def month_counts(self) -> dict[int, int]:
+        rows = self._db.execute(
+            "SELECT month, COUNT(*) FROM entries WHERE dup = 0 AND slot = 'month' GROUP BY month"
+        )
+        return {m: n for m, n in rows}
+
+    def counts(self) -> tuple[int, int, int]:
+        """(entries, files, moveable observances)."""
+        entries = self._db.execute("SELECT COUNT(*) FROM entries WHERE dup = 0").fetchone()[0]
+        files = self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        moveable = self._db.execute(
+            "SELECT COUNT(*) FROM entries WHERE dup = 0 AND slot = 'moveable'"
+        ).fetchone()[0]
+        return entries, files, moveable
+
+    def problems(self) -> list[Problem]:
+        """Every file's problems, then duplicate ids (each pointing at the first entry with that id)."""
+        found: list[Problem] = []
+        for (blob,) in self._db.execute("SELECT problems FROM files ORDER BY path"):
+            found.extend(pickle.loads(blob))
+        rows = self._db.execute(
+            """
+            SELECT d.data, (SELECT f.data FROM entries AS f WHERE f.id = d.id AND f.dup = 0)
+            FROM entries AS d WHERE d.dup = 1 ORDER BY d.path, d.pos
+            """
+        )
+        for dup_blob, first_blob in rows:
+            dup: Entry = pickle.loads(dup_blob)
+            first: Entry = pickle.loads(first_blob)
+            found.append(
+                Problem(
+                    dup.location,
+                    f"duplicate id '{dup.id}' (also at {first.location}); give one of them an explicit id: or another title",
+                )
+            )
+        return found
+
+
+def store_path(state_dir: Path, root: Path) -> Path:
+    """One index file per entries folder, in the state folder."""
+    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
+    return state_dir / f"index-{digest}.sqlite"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The entries a command needs, through the on-disk index: a CalendarIndex, the problems, and counts."""
+
+    index: CalendarIndex
+    problems: tuple[Problem, ...]
+    entries: int
+    files: int
+
+
+def load_days(
+    entries_root: Path, state_dir: Path, days: Iterable[datetime.date] | None, policy: Feb29Policy
+) -> Loaded:
+    """Refresh the index, then load what ``days`` need (None: everything).
+
+    When the state folder cannot hold an index (read-only, say), the tree is read in full instead: slower, same result.
+    """
+    try:
+        store = IndexStore(store_path(state_dir, entries_root), entries_root)
+    except (OSError, sqlite3.Error):
+        store = None
+    if store is None:
+        result = load_tree(entries_root)
+        return Loaded(CalendarIndex.build(result.entries), result.problems, len(result.entries), result.files)
+    with store:
+        store.refresh()
+        index = store.full() if days is None else store.calendar(days, policy)
+        count, files, _ = store.counts()
+        return Loaded(index, tuple(store.problems()), count, files)

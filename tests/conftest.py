@@ -1,0 +1,16 @@
+"""Shared test set-up: every test gets its own state folder, so no test writes outside its tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point THISDAY_STATE_DIR (the index cache, the ledger) at a fresh folder for each test."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("THISDAY_STATE_DIR", str(state))
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    return state

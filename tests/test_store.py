@@ -1,0 +1,118 @@
+"""The on-disk index: incremental, never stale, the same answers as reading everything, safe with two processes."""
+
+from __future__ import annotations
+
+import datetime
+import multiprocessing
+import os
+import shutil
+from pathlib import Path
+
+from thisday.entries import load_tree
+from thisday.index import CalendarIndex
+from thisday.model import Feb29Policy
+from thisday.selection import select
+from thisday.store import IndexStore, load_days
+
+FIXTURES = Path(__file__).parent / "fixtures" / "entries"
+
+
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "entries"
+    shutil.copytree(FIXTURES, root)
+    return root
+
+
+def test_refresh_parses_only_what_changed(tmp_path: Path) -> None:
+    """A second refresh parses nothing; editing one file re-parses that file only; a deleted file's entries go."""
+    root = tree(tmp_path)
+    with IndexStore(tmp_path / "i.sqlite", root) as store:
+        assert store.refresh().parsed == 3
+        assert store.refresh().parsed == 0
+        july = root / "days" / "july.yaml"
+        july.write_text(
+            july.read_text(encoding="utf-8").replace("Henry David Thoreau", "H. D. Thoreau"), encoding="utf-8"
+        )
+        stats = store.refresh()
+        assert (stats.parsed, stats.removed) == (1, 0)
+        titles = {e.title for e in store.full().by_day[(7, 12)]}
+        assert "H. D. Thoreau is born" in titles and "Henry David Thoreau is born" not in titles
+        (root / "days" / "calendar.yaml").unlink()
+        assert store.refresh().removed == 1
+        assert store.full().moveable == ()
+
+
+def test_same_size_same_second_edit_is_seen(tmp_path: Path) -> None:
+    """An edit that keeps the file size and restores the modification time is still noticed (change time, inode)."""
+    root = tree(tmp_path)
+    july = root / "days" / "july.yaml"
+    with IndexStore(tmp_path / "i.sqlite", root) as store:
+        store.refresh()
+        before = july.stat()
+        text = july.read_text(encoding="utf-8").replace("Concord", "Cancord")
+        july.write_text(text, encoding="utf-8")
+        os.utime(july, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert store.refresh().parsed == 1
+        assert "Cancord" in next(e.body for e in store.full().by_day[(7, 12)] if "Thoreau" in e.title)
+
+
+def test_answers_match_reading_everything(tmp_path: Path) -> None:
+    """For every day of a leap year and a common year, the index gives the selection a full read gives."""
+    root = tree(tmp_path)
+    full = CalendarIndex.build(load_tree(root).entries)
+    with IndexStore(tmp_path / "i.sqlite", root) as store:
+        store.refresh()
+        for year in (2027, 2028):
+            day = datetime.date(year, 1, 1)
+            while day.year == year:
+                partial = store.calendar([day], Feb29Policy.FEB28)
+                assert select(partial, day) == select(full, day), day
+                day += datetime.timedelta(days=1)
+
+
+def test_problems_and_duplicates_match_the_loader(tmp_path: Path) -> None:
+    """check through the index reports what the plain loader reports, duplicate ids included."""
+    root = tree(tmp_path)
+    (root / "dup.yaml").write_text(
+        "- title: Isaac Newton is born\n  date: '1642-12-25'\n  calendar: julian\n- tittle: x\n",
+        encoding="utf-8",
+    )
+    expected = sorted(str(p) for p in load_tree(root).problems)
+    loaded = load_days(root, tmp_path / "state", None, Feb29Policy.FEB28)
+    assert sorted(str(p) for p in loaded.problems) == expected
+    assert any("duplicate id" in p for p in expected)
+    assert loaded.entries == len(load_tree(root).entries)
+
+
+def _refresh(db: str, root: str) -> int:
+    with IndexStore(Path(db), Path(root)) as store:
+        store.refresh()
+        return sum(store.day_counts().values())
+
+
+def test_two_processes_at_once(tmp_path: Path) -> None:
+    """Two processes refreshing the same new index at the same time both succeed and agree."""
+    root = tree(tmp_path)
+    for n in range(30):
+        (root / f"bulk{n:02d}.yaml").write_text(
+            "".join(
+                f"- title: Item {n}-{i}\n  date: '1900-{1 + i % 12:02d}-{1 + i % 28:02d}'\n"
+                for i in range(40)
+            ),
+            encoding="utf-8",
+        )
+    db = str(tmp_path / "shared.sqlite")
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        counts = pool.starmap(_refresh, [(db, str(root)), (db, str(root))])
+    day_entries = sum(len(v) for v in CalendarIndex.build(load_tree(root).entries).by_day.values())
+    assert counts[0] == counts[1] == day_entries == 30 * 40 + 7
+
+
+def test_corrupt_index_is_rebuilt(tmp_path: Path) -> None:
+    """A damaged index file is discarded and rebuilt, not trusted and not fatal."""
+    root = tree(tmp_path)
+    db = tmp_path / "i.sqlite"
+    db.write_bytes(b"this is not a database" * 100)
+    with IndexStore(db, root) as store:
+        assert store.refresh().parsed == 3
+        assert store.counts()[0] == 11
