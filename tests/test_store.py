@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import multiprocessing
 import os
 import shutil
@@ -116,3 +117,26 @@ def test_corrupt_index_is_rebuilt(tmp_path: Path) -> None:
     with IndexStore(db, root) as store:
         assert store.refresh().parsed == 3
         assert store.counts()[0] == 11
+
+
+def test_json_items_are_validated_when_read_and_by_check(tmp_path: Path) -> None:
+    """A cheaply indexed JSON item that is invalid never shows; reading its day or running check reports it."""
+    root = tmp_path / "entries"
+    root.mkdir()
+    items = [
+        {"title": "Good", "date": "1950-07-12"},
+        {"title": "Bad", "date": "1951-07-12", "colour": "red"},
+        {"title": "Elsewhere", "date": "1952-03-01", "kind": "battle"},
+    ]
+    (root / "bulk.json").write_text(json.dumps(items, indent=1), encoding="utf-8")
+    with IndexStore(tmp_path / "i.sqlite", root) as store:
+        store.refresh()
+        assert store.problems() == []  # nothing read yet, nothing checked yet
+        july = store.calendar([datetime.date(2026, 7, 12)], Feb29Policy.FEB28)
+        assert [e.title for e in july.on(datetime.date(2026, 7, 12), Feb29Policy.FEB28)] == ["Good"]
+        assert [str(p) for p in store.problems()] == ["bulk.json:6: unknown field 'colour'"]
+        store.check()
+        assert [p.location.line for p in store.problems()] == [6, 11]
+        assert store.counts()[0] == 1  # after check, only the valid entry is counted
+    loaded = load_days(root, tmp_path / "state", None, Feb29Policy.FEB28, check=True)
+    assert len(loaded.problems) == 2 and loaded.entries == 1

@@ -12,7 +12,6 @@ A bad entry is reported as a :class:`Problem` (``path:line: message``) and skipp
 
 from __future__ import annotations
 
-import bisect
 import difflib
 import json
 import os
@@ -25,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from .dates import parse_historic_date, parse_rule
+from .dates import days_in_month, parse_historic_date, parse_rule
 from .errors import DateError, EntryError
 from .model import Calendar, Entry, HistoricDate, Kind, Location, Precision, Problem, Source
 
@@ -69,6 +68,8 @@ class _Raw:
     lines: dict[str, int]
     line: int
     body_line: int | None = None
+    span: tuple[int, int] | None = None
+    """Character offsets of the item in its file (JSON bulk files), so an index can re-read just this item."""
 
 
 def _yaml_problem(exc: yaml.YAMLError, text: str, path: str, line_offset: int) -> Problem:
@@ -119,7 +120,7 @@ def _raw_from_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, line_offs
 # Files
 
 
-def _read_text(path: Path, rel: str) -> tuple[str | None, list[Problem]]:
+def read_text(path: Path, rel: str) -> tuple[str | None, list[Problem]]:
     data = path.read_bytes()
     try:
         return data.decode("utf-8-sig"), []
@@ -199,10 +200,14 @@ def read_yaml_list(text: str, rel: str) -> tuple[list[_Raw], list[Problem]]:
 
 
 def read_json_list(text: str, rel: str) -> tuple[list[_Raw], list[Problem]]:
-    newlines = [m.start() for m in re.finditer("\n", text)]
+    counted = [0, 1]  # offset counted up to, line number there: items come in order, so count forward only
 
     def line_of(offset: int) -> int:
-        return bisect.bisect_right(newlines, offset - 1) + 1
+        if offset < counted[0]:
+            return text.count("\n", 0, offset) + 1
+        counted[1] += text.count("\n", counted[0], offset)
+        counted[0] = offset
+        return counted[1]
 
     decoder = json.JSONDecoder()
     ws = re.compile(r"[ \t\n\r]*")
@@ -237,7 +242,7 @@ def read_json_list(text: str, rel: str) -> tuple[list[_Raw], list[Problem]]:
             ]
         line = line_of(pos)
         if isinstance(item, dict):
-            raws.append(_Raw(item, {}, line))
+            raws.append(_Raw(item, {}, line, span=(pos, end)))
         else:
             problems.append(
                 Problem(
@@ -335,6 +340,56 @@ def _tags(value: Any) -> tuple[str, ...]:
         if slug not in tags:
             tags.append(slug)
     return tuple(tags)
+
+
+def derive_id(date_value: object, title: str) -> str:
+    """The default id: the date as written (without ~ and ?) and a slug of the one-line title."""
+    date_part = str(date_value).strip() if date_value is not None else "moveable"
+    return f"{date_part.lstrip('~').rstrip('?')}-{slugify(' '.join(title.split()))}"
+
+
+_SIMPLE_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+def quick_day(fields: dict[str, Any]) -> tuple[str, int, int] | None:
+    """(id, month, day) of a plain Gregorian day-precise entry, without full validation; None for anything else.
+
+    The on-disk index uses it to place big imported collections cheaply; such an entry is fully validated when
+    it is read, and by ``thisday check``. For every entry that passes validation, the answer equals the id
+    and anniversary day that validation gives.
+    """
+    date = fields.get("date")
+    title = fields.get("title")
+    if not isinstance(date, str) or not isinstance(title, str) or "rule" in fields or "observe" in fields:
+        return None
+    if fields.get("calendar", "gregorian") != "gregorian":
+        return None
+    match = _SIMPLE_DAY.match(date)
+    if match is None:
+        return None
+    year, month, day = int(match[1]), int(match[2]), int(match[3])
+    if not 1 <= month <= 12 or not 1 <= day <= days_in_month(year, month):
+        return None
+    explicit = fields.get("id")
+    entry_id = str(explicit).strip() if explicit is not None else derive_id(date, title)
+    return entry_id, month, day
+
+
+def validate_json_item(item_text: str, rel: str, line: int) -> tuple[Entry | None, list[Problem]]:
+    """Validate one item of a JSON bulk file from its text (as located by :func:`read_json_list`)."""
+    try:
+        fields = json.loads(item_text)
+    except json.JSONDecodeError:
+        return None, [
+            Problem(Location(rel, line), "the file changed while it was read; run the command again")
+        ]
+    if not isinstance(fields, dict):
+        return None, [
+            Problem(
+                Location(rel, line), 'each list item must be an entry object: {"title": ..., "date": ...}'
+            )
+        ]
+    return validate(_Raw(fields, {}, line), rel)
 
 
 def validate(raw: _Raw, rel: str) -> tuple[Entry | None, list[Problem]]:
@@ -436,8 +491,7 @@ def validate(raw: _Raw, rel: str) -> tuple[Entry | None, list[Problem]]:
         return None, problems
     title = " ".join(title.split())
     if entry_id is None:
-        date_part = str(fields["date"]).strip() if date is not None else "moveable"
-        entry_id = f"{date_part.lstrip('~').rstrip('?')}-{slugify(title)}"
+        entry_id = derive_id(fields["date"] if date is not None else None, title)
     return (
         Entry(
             id=entry_id,
@@ -487,7 +541,7 @@ def iter_entry_files(root: Path) -> Iterator[Path]:
 def load_file(path: Path, root: Path) -> tuple[list[Entry], list[Problem]]:
     """All valid entries of one file, and the problems of the rest. Never raises for bad content."""
     rel = path.relative_to(root).as_posix()
-    text, problems = _read_text(path, rel)
+    text, problems = read_text(path, rel)
     if text is None:
         return [], problems
     suffix = path.suffix.lower()

@@ -7,7 +7,11 @@ parse. Refreshes take SQLite's write lock (``BEGIN IMMEDIATE``) and the database
 processes (the daemon and an editor's preview) can use it at once: one refreshes while the other waits or
 reads the last committed state. An index that cannot be read (corrupt, another schema) is rebuilt.
 
-Entries are stored pickled: the cache is a private file in the state folder, written and read only by thisday.
+Editors' files (Markdown, YAML) are parsed and validated in full, and their entries stored pickled (the cache is
+a private file in the state folder, written and read only by thisday). Items of JSON bulk files, which is how big
+collections are imported, are indexed cheaply: the index keeps each plain day-precise item's id, day and its
+character offsets in the file, and the item is read and validated when a command needs it, or by
+``thisday check``, which then records the file as checked until it changes.
 """
 
 from __future__ import annotations
@@ -23,27 +27,39 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .dates import anniversary_key
-from .entries import iter_entry_files, load_file, load_tree
+from .entries import (
+    iter_entry_files,
+    load_file,
+    load_tree,
+    quick_day,
+    read_json_list,
+    read_text,
+    validate,
+    validate_json_item,
+)
 from .errors import EntryError
 from .index import CalendarIndex
-from .model import Entry, Feb29Policy, Precision, Problem
+from .model import Entry, Feb29Policy, Location, Precision, Problem
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
-    inode INTEGER NOT NULL, problems BLOB NOT NULL
+    inode INTEGER NOT NULL, problems BLOB NOT NULL, checked INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS entries (
     path TEXT NOT NULL, pos INTEGER NOT NULL, id TEXT NOT NULL, slot TEXT NOT NULL,
-    month INTEGER, day INTEGER, dup INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL,
+    month INTEGER, day INTEGER, dup INTEGER NOT NULL DEFAULT 0, line INTEGER NOT NULL,
+    data BLOB, start INTEGER, stop INTEGER,
     PRIMARY KEY (path, pos)
 );
-CREATE INDEX IF NOT EXISTS entries_day ON entries (slot, month, day);
-CREATE INDEX IF NOT EXISTS entries_id ON entries (id);
 """
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS entries_day ON entries (slot, month, day)",
+    "CREATE INDEX IF NOT EXISTS entries_id ON entries (id)",
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +96,8 @@ class IndexStore:
         self.db_path = db_path
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self._db = self._open()
+        self.read_problems: list[Problem] = []
+        """Problems found in entries read since the last refresh (JSON items are validated when read)."""
 
     def _open(self) -> sqlite3.Connection:
         for attempt in range(2):
@@ -88,6 +106,8 @@ class IndexStore:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.executescript(_SCHEMA)
+                for statement in _INDEXES:
+                    db.execute(statement)
                 row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
                 root_row = db.execute("SELECT value FROM meta WHERE key = 'root'").fetchone()
                 if row is None:
@@ -137,6 +157,7 @@ class IndexStore:
 
     def refresh(self) -> RefreshStats:
         """Bring the index up to date with the folder: re-parse changed files, drop removed ones."""
+        self.read_problems = []
         on_disk = self._scan()
         known = {
             row[0]: tuple(row[1:])
@@ -154,6 +175,10 @@ class IndexStore:
             }
             changed = [p for p, sig in on_disk.items() if known.get(p) != sig]
             removed = [p for p in known if p not in on_disk]
+            cold = self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 0
+            if cold:  # a first build: fill the table, then index it, which is much faster than row by row
+                self._db.execute("DROP INDEX IF EXISTS entries_day")
+                self._db.execute("DROP INDEX IF EXISTS entries_id")
             touched_ids: set[str] = set()
             for rel in removed + changed:
                 touched_ids.update(
@@ -165,24 +190,83 @@ class IndexStore:
                 path = self.root / rel
                 try:
                     signature = _signature(path.stat())
-                    entries, problems = load_file(path, self.root)
+                    rows, problems, checked = self._index_file(path, rel)
                 except FileNotFoundError:
                     continue
-                rows = []
-                for pos, entry in enumerate(entries):
-                    slot, month, day = _slot(entry)
-                    rows.append((rel, pos, entry.id, slot, month, day, pickle.dumps(entry, protocol=5)))
-                    touched_ids.add(entry.id)
-                self._db.executemany(
-                    "INSERT INTO entries (path, pos, id, slot, month, day, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-                self._db.execute(
-                    "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
-                    (rel, *signature, pickle.dumps(problems, protocol=5)),
-                )
+                touched_ids.update(str(row[2]) for row in rows)
+                self._insert(rel, signature, rows, problems, checked=checked)
+            if cold:
+                for statement in _INDEXES:
+                    self._db.execute(statement)
             self._mark_duplicates(touched_ids)
         return RefreshStats(len(on_disk), len(changed), len(removed))
+
+    def _index_file(
+        self, path: Path, rel: str, *, full: bool = False
+    ) -> tuple[list[tuple[object, ...]], list[Problem], bool]:
+        """Rows for one file, its problems so far, and whether every entry in it has been validated."""
+        rows: list[tuple[object, ...]] = []
+        if full or path.suffix.lower() != ".json":
+            entries, problems = load_file(path, self.root)
+            for pos, entry in enumerate(entries):
+                slot, month, day = _slot(entry)
+                data = pickle.dumps(entry, protocol=5)
+                rows.append((rel, pos, entry.id, slot, month, day, entry.location.line, data, None, None))
+            return rows, problems, True
+        text, problems = read_text(path, rel)
+        if text is None:
+            return rows, problems, True
+        raws, problems = read_json_list(text, rel)
+        checked = True
+        for pos, raw in enumerate(raws):
+            quick = quick_day(raw.fields)
+            if quick is not None and raw.span is not None:
+                entry_id, month, day = quick
+                rows.append((rel, pos, entry_id, "day", month, day, raw.line, None, raw.span[0], raw.span[1]))
+                checked = False
+                continue
+            valid, entry_problems = validate(raw, rel)
+            problems.extend(entry_problems)
+            if valid is not None:
+                slot, slot_month, slot_day = _slot(valid)
+                data = pickle.dumps(valid, protocol=5)
+                rows.append((rel, pos, valid.id, slot, slot_month, slot_day, raw.line, data, None, None))
+        return rows, problems, checked
+
+    def check(self) -> None:
+        """Validate every entry not validated yet (JSON items indexed cheaply); their rows become exact."""
+        unchecked = [row[0] for row in self._db.execute("SELECT path FROM files WHERE checked = 0")]
+        for rel in unchecked:
+            with self._write():
+                path = self.root / rel
+                try:
+                    signature = _signature(path.stat())
+                    rows, problems, _ = self._index_file(path, rel, full=True)
+                except FileNotFoundError:
+                    continue
+                touched = {r[0] for r in self._db.execute("SELECT id FROM entries WHERE path = ?", (rel,))}
+                self._db.execute("DELETE FROM entries WHERE path = ?", (rel,))
+                self._insert(rel, signature, rows, problems, checked=True)
+                self._mark_duplicates(touched | {str(row[2]) for row in rows})
+
+    def _insert(
+        self,
+        rel: str,
+        signature: tuple[int, int, int, int],
+        rows: list[tuple[object, ...]],
+        problems: list[Problem],
+        *,
+        checked: bool,
+    ) -> None:
+        self._db.executemany(
+            "INSERT INTO entries (path, pos, id, slot, month, day, line, data, start, stop)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        self._db.execute(
+            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (rel, *signature, pickle.dumps(problems, protocol=5), int(checked)),
+        )
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[None]:
@@ -213,8 +297,29 @@ class IndexStore:
     # Reading
 
     def _entries(self, where: str, params: Iterable[object] = ()) -> list[Entry]:
-        sql = f"SELECT data FROM entries WHERE dup = 0 AND ({where}) ORDER BY path, pos"
-        return [pickle.loads(row[0]) for row in self._db.execute(sql, tuple(params))]
+        sql = f"SELECT path, line, data, start, stop FROM entries WHERE dup = 0 AND ({where}) ORDER BY path, pos"
+        entries: list[Entry] = []
+        texts: dict[str, str | None] = {}
+        for rel, line, data, start, stop in self._db.execute(sql, tuple(params)):
+            if data is not None:
+                entries.append(pickle.loads(data))
+                continue
+            if rel not in texts:
+                try:
+                    texts[rel] = (self.root / rel).read_text(encoding="utf-8-sig")
+                except (OSError, UnicodeDecodeError):
+                    texts[rel] = None
+            text = texts[rel]
+            if text is None:
+                self.read_problems.append(
+                    Problem(Location(rel, line), "the file could not be read; run the command again")
+                )
+                continue
+            entry, problems = validate_json_item(text[start:stop], rel, line)
+            self.read_problems.extend(problems)
+            if entry is not None:
+                entries.append(entry)
+        return entries
 
     def calendar(self, days: Iterable[datetime.date], policy: Feb29Policy) -> CalendarIndex:
         """A CalendarIndex holding what the given days need: their entries, leap-day ones, moveable feasts."""
@@ -256,23 +361,24 @@ class IndexStore:
         return entries, files, moveable
 
     def problems(self) -> list[Problem]:
-        """Every file's problems, then duplicate ids (each pointing at the first entry with that id)."""
+        """Every file's recorded problems, those found in entries read since the refresh, then duplicate ids."""
         found: list[Problem] = []
         for (blob,) in self._db.execute("SELECT problems FROM files ORDER BY path"):
             found.extend(pickle.loads(blob))
+        found.extend(p for p in self.read_problems if p not in found)
         rows = self._db.execute(
             """
-            SELECT d.data, (SELECT f.data FROM entries AS f WHERE f.id = d.id AND f.dup = 0)
-            FROM entries AS d WHERE d.dup = 1 ORDER BY d.path, d.pos
+            SELECT d.path, d.line, d.id, f.path, f.line
+            FROM entries AS d JOIN entries AS f ON f.id = d.id AND f.dup = 0
+            WHERE d.dup = 1 ORDER BY d.path, d.pos
             """
         )
-        for dup_blob, first_blob in rows:
-            dup: Entry = pickle.loads(dup_blob)
-            first: Entry = pickle.loads(first_blob)
+        for path, line, entry_id, first_path, first_line in rows:
             found.append(
                 Problem(
-                    dup.location,
-                    f"duplicate id '{dup.id}' (also at {first.location}); give one of them an explicit id: or another title",
+                    Location(path, line),
+                    f"duplicate id '{entry_id}' (also at {first_path}:{first_line});"
+                    " give one of them an explicit id: or another title",
                 )
             )
         return found
@@ -295,7 +401,12 @@ class Loaded:
 
 
 def load_days(
-    entries_root: Path, state_dir: Path, days: Iterable[datetime.date] | None, policy: Feb29Policy
+    entries_root: Path,
+    state_dir: Path,
+    days: Iterable[datetime.date] | None,
+    policy: Feb29Policy,
+    *,
+    check: bool = False,
 ) -> Loaded:
     """Refresh the index, then load what ``days`` need (None: everything).
 
@@ -310,6 +421,8 @@ def load_days(
         return Loaded(CalendarIndex.build(result.entries), result.problems, len(result.entries), result.files)
     with store:
         store.refresh()
+        if check:
+            store.check()
         index = store.full() if days is None else store.calendar(days, policy)
         count, files, _ = store.counts()
         return Loaded(index, tuple(store.problems()), count, files)
