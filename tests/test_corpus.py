@@ -19,7 +19,12 @@ from thisday.model import Calendar, Entry, Kind, Precision
 ROOT = Path(__file__).parent.parent
 ENTRIES = ROOT / "entries"
 DATA = ROOT.parent / "shared" / "data" / "wikipedia-onthisday" / "days"
-SECTIONS = {Kind.EVENT: ("Events",), Kind.BIRTH: ("Births",), Kind.DEATH: ("Deaths",), Kind.OBSERVANCE: ("Events",)}
+SECTIONS = {
+    Kind.EVENT: ("Events",),
+    Kind.BIRTH: ("Births",),
+    Kind.DEATH: ("Deaths",),
+    Kind.OBSERVANCE: ("Events",),
+}
 _YEAR = re.compile(r"^\s*(?:AD\s*)?(\d{1,4})\s*(BCE?)?", re.IGNORECASE)
 
 
@@ -119,9 +124,13 @@ def test_dates_are_confirmed_by_real_data() -> None:
 
     An entry the data cannot confirm must carry a source link of its own; the unconfirmed ones are listed.
     """
-    day_entries = [e for e in corpus() if e.date is not None and e.rule is None and e.date.precision is Precision.DAY]
+    day_entries = [
+        e for e in corpus() if e.date is not None and e.rule is None and e.date.precision is Precision.DAY
+    ]
     unconfirmed = [e for e in day_entries if not confirmed(e)]
     listing = "\n".join(f"{e.location}: {e.title} ({format_date(e.date)})" for e in unconfirmed if e.date)
-    print(f"{len(day_entries) - len(unconfirmed)} of {len(day_entries)} day-precise entries confirmed; not confirmed:\n{listing}")
+    print(
+        f"{len(day_entries) - len(unconfirmed)} of {len(day_entries)} day-precise entries confirmed; not confirmed:\n{listing}"
+    )
     assert all(any(s.url for s in e.sources) for e in unconfirmed), listing
     assert len(unconfirmed) <= max(10, len(day_entries) // 50), f"too many unconfirmed entries:\n{listing}"
