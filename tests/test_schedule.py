@@ -64,14 +64,16 @@ def test_catch_up_after_three_days_down() -> None:
     daily = DailyTime(6, 0, tz)
     done = {datetime.date(2026, 5, d) for d in range(1, 11)}  # published up to 10 May
     now = datetime.datetime(2026, 5, 13, 9, 0, tzinfo=tz)  # back on 13 May after 06:00
-    due = days_due(daily, now, done, catch_up_days=7)
+    due = days_due(daily, now, done, catch_up_days=7, since=datetime.date(2026, 5, 1))
     assert due == [datetime.date(2026, 5, 11), datetime.date(2026, 5, 12), datetime.date(2026, 5, 13)]
     before_six = datetime.datetime(2026, 5, 13, 5, 0, tzinfo=tz)
-    assert days_due(daily, before_six, done, catch_up_days=7)[-1] == datetime.date(2026, 5, 12)
-    assert days_due(daily, now, set(), catch_up_days=1) == [
+    since = datetime.date(2026, 5, 1)
+    assert days_due(daily, before_six, done, catch_up_days=7, since=since)[-1] == datetime.date(2026, 5, 12)
+    assert days_due(daily, now, set(), catch_up_days=1, since=since) == [
         datetime.date(2026, 5, 12),
         datetime.date(2026, 5, 13),
     ]
+    assert days_due(daily, now, set(), catch_up_days=7) == [datetime.date(2026, 5, 13)]  # a new install: no back-issues
 
 
 def test_digest_catch_up_policies() -> None:

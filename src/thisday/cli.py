@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
+import os
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
@@ -16,14 +19,19 @@ from typing import Any, TypeVar
 
 import click
 
-from . import terminal
-from .config import DEFAULT_CONFIG_NAME, Settings, load_settings
+from . import digest as digest_mod
+from . import mail, terminal
+from .config import DEFAULT_CONFIG_NAME, FeedSettings, Settings, load_settings
 from .dates import parse_target_date
 from .entries import LoadResult, load_tree
 from .errors import ThisdayError
 from .index import CalendarIndex
+from .ledger import Ledger
 from .model import Kind
+from .publish import atomic_write, build_site, render_site, site_window
 from .selection import day_selection
+from .site import day_path, feed_path, published_feeds
+from .store import Loaded, load_days
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,9 +46,20 @@ class AppContext:
         result = load_tree(self.settings.entries)
         return result, CalendarIndex.build(result.entries)
 
+    def load_days(self, days: Iterable[datetime.date] | None, *, check: bool = False) -> Loaded:
+        """What ``days`` need (None: everything), through the on-disk index; warns about skipped problems."""
+        loaded = load_days(
+            self.settings.entries, self.settings.state_dir, days, self.settings.selection.feb29, check=check
+        )
+        return loaded
+
+    def now(self) -> datetime.datetime:
+        """Now in the configured timezone: the one place the CLI reads the clock."""
+        return datetime.datetime.now(self.settings.zone())
+
     def today(self) -> datetime.date:
-        """Today in the configured timezone: the one place the CLI reads the clock."""
-        return datetime.datetime.now(self.settings.zone()).date()
+        """Today in the configured timezone."""
+        return self.now().date()
 
     def parse_date(self, text: str | None) -> datetime.date:
         return parse_target_date(text or "today", self.today())
@@ -60,7 +79,7 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def warn_problems(result: LoadResult) -> None:
+def warn_problems(result: LoadResult | Loaded) -> None:
     if result.problems:
         click.echo(
             f"thisday: warning: {len(result.problems)} entry problem(s) skipped; run `thisday check` to list them",
@@ -88,8 +107,11 @@ def main(ctx: click.Context, entries: Path | None, config_path: Path | None) -> 
     """thisday: publish "on this day in history" as feeds, a static site and an email digest."""
     if config_path is None and Path(DEFAULT_CONFIG_NAME).is_file():
         config_path = Path(DEFAULT_CONFIG_NAME)
+    state_env = os.environ.get("THISDAY_STATE_DIR") or os.environ.get("STATE_DIRECTORY", "").split(":")[0]
     try:
-        settings = load_settings(config_path, entries=entries)
+        settings = load_settings(
+            config_path, entries=entries, state_dir=Path(state_env) if state_env else None
+        )
     except ThisdayError as exc:
         click.echo(f"thisday: error: {exc}", err=True)
         sys.exit(1)
@@ -99,6 +121,8 @@ def main(ctx: click.Context, entries: Path | None, config_path: Path | None) -> 
 pass_app = click.make_pass_decorator(AppContext)
 
 KIND_CHOICE = click.Choice([k.value for k in Kind])
+SITE_FORMATS = ("atom", "rss", "html")
+"""preview formats that print a file of the site (`thisday build`)."""
 
 
 @main.command()
@@ -106,25 +130,44 @@ KIND_CHOICE = click.Choice([k.value for k in Kind])
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "email", *SITE_FORMATS]),
     default="text",
     show_default=True,
-    help="text for people, json for scripts.",
+    help="text for people, json for scripts, email for the digest message as it would be sent; "
+    "atom, rss or html for the feed file or day page that `thisday build` would write.",
 )
 @click.option(
     "--kind", "kinds", multiple=True, type=KIND_CHOICE, help="Only entries of this kind (repeatable)."
 )
 @click.option("--tag", "tags", multiple=True, help="Only entries with this tag (repeatable).")
+@click.option(
+    "--feed",
+    "feed_name",
+    default=None,
+    help="With --format atom/rss: which feed (default: onthisday, the feed of every entry).",
+)
 @pass_app
 @handle_errors
 def preview(
-    app: AppContext, date: str | None, fmt: str, kinds: tuple[str, ...], tags: tuple[str, ...]
+    app: AppContext,
+    date: str | None,
+    fmt: str,
+    kinds: tuple[str, ...],
+    tags: tuple[str, ...],
+    feed_name: str | None,
 ) -> None:
     """Show what would go out on DATE (default today).
 
     DATE is 2026-07-12, 07-12 (this year), 'July 12', '12 July', today, tomorrow or yesterday.
     """
     on = app.parse_date(date)
+    if fmt in SITE_FORMATS:
+        if kinds or tags:
+            raise click.UsageError(
+                "--kind and --tag filter text, json and email; feeds use their configured filters (pick one with --feed)"
+            )
+        click.echo(site_preview(app, on, fmt, feed_name), nl=False)
+        return
     result, index = app.load()
     warn_problems(result)
     selection = day_selection(
@@ -132,6 +175,9 @@ def preview(
     )
     if fmt == "json":
         click.echo(json.dumps(terminal.selection_json(selection), ensure_ascii=False, indent=2))
+    elif fmt == "email":
+        message = digest_mod.build_message(selection, app.settings, app.now())
+        click.echo(digest_mod.message_text(message), nl=False)
     else:
         click.echo(terminal.selection_text(selection), nl=False)
 
@@ -141,14 +187,14 @@ def preview(
 @handle_errors
 def check(app: AppContext) -> None:
     """Validate every entry; list each problem as path:line: message (exit 1 if any)."""
-    result, index = app.load()
+    loaded = app.load_days(None, check=True)
     root = app.settings.entries
-    for problem in result.problems:
+    for problem in loaded.problems:
         click.echo(f"{root / problem.location.path}:{problem.location.line}: {problem.message}")
-    days = len(index.by_day)
-    summary = f"{len(result.entries)} entries in {result.files} files, {days} of 366 days covered"
-    if result.problems:
-        click.echo(f"{len(result.problems)} problem(s) found; {summary}", err=True)
+    index = loaded.index
+    summary = f"{loaded.entries} entries in {loaded.files} files, {len(index.by_day)} of 366 days covered"
+    if loaded.problems:
+        click.echo(f"{len(loaded.problems)} problem(s) found; {summary}")
         sys.exit(1)
     click.echo(f"ok: {summary}, {len(index.moveable)} moveable observances")
 
@@ -158,7 +204,393 @@ def check(app: AppContext) -> None:
 @handle_errors
 def coverage(app: AppContext) -> None:
     """A 12 x 31 grid of how many entries each day has, and which days have none."""
-    result, index = app.load()
-    warn_problems(result)
-    month_only = {m: len(v) for m, v in index.by_month.items()}
-    click.echo(terminal.coverage_grid(index.day_counts(), month_only), nl=False)
+    loaded = app.load_days(None)
+    warn_problems(loaded)
+    month_only = {m: len(v) for m, v in loaded.index.by_month.items()}
+    click.echo(terminal.coverage_grid(loaded.index.day_counts(), month_only), nl=False)
+
+
+@main.command()
+@click.argument("date", required=False)
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write to FILE (e.g. digest.eml) instead of printing.",
+)
+@click.option(
+    "--to",
+    "to",
+    default=None,
+    metavar="ADDRESS",
+    help="Address the message to ADDRESS (default: undisclosed recipients).",
+)
+@click.option(
+    "--part",
+    type=click.Choice(["eml", "text", "html"]),
+    default="eml",
+    show_default=True,
+    help="The whole message, or only its plain-text or HTML part (open the HTML in a browser).",
+)
+@pass_app
+@handle_errors
+def digest(app: AppContext, date: str | None, output: Path | None, to: str | None, part: str) -> None:
+    """Render DATE's email digest (default today) as an RFC 5322 message.
+
+    DATE is 2026-07-12, 07-12 (this year), 'July 12', '12 July', today, tomorrow or yesterday.
+    """
+    on = app.parse_date(date)
+    loaded = app.load_days([on])
+    warn_problems(loaded)
+    selection = day_selection(loaded.index, on, app.settings)
+    message = digest_mod.build_message(selection, app.settings, app.now(), to=to)
+    if part == "eml":
+        data = digest_mod.message_bytes(message)
+        text = digest_mod.message_text(message)
+    else:
+        body = message.get_body(("plain",) if part == "text" else ("html",))
+        assert body is not None
+        text = str(body.get_content())
+        data = text.encode("utf-8")
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    atomic_write(output, data)
+    click.echo(f"wrote {output} ({selection.on.isoformat()}, {len(selection.occurrences)} entries)", err=True)
+
+
+@main.command()
+@click.argument("date", required=False)
+@click.option(
+    "--to",
+    "to",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Send a test message to ADDRESS only (repeatable); test sends are not recorded in the ledger.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Send again to recipients the ledger says already got DATE's digest.",
+)
+@pass_app
+@handle_errors
+def send(app: AppContext, date: str | None, to: tuple[str, ...], force: bool) -> None:
+    """Email DATE's digest (default today) to the configured recipients, or a test message with --to.
+
+    Each recipient's outcome is recorded in the ledger, so running it again for the same DATE sends
+    nobody twice. Exits 1 when any recipient failed.
+    """
+    on = app.parse_date(date)
+    loaded = app.load_days([on])
+    warn_problems(loaded)
+    selection = day_selection(loaded.index, on, app.settings)
+    if to:
+        report = mail.send_digest(selection, app.settings, to, clock=app.now, send_empty=True)
+    else:
+        recipients = mail.configured_recipients(app.settings)
+        with Ledger.from_settings(app.settings) as ledger:
+            report = mail.send_digest(
+                selection, app.settings, recipients, clock=app.now, ledger=ledger, force=force
+            )
+    if report.note:
+        click.echo(report.note)
+    for delivery in report.deliveries:
+        line = f"{delivery.status:<8} {delivery.address}"
+        click.echo(line + (f": {delivery.detail}" if delivery.detail else ""))
+    if report.deliveries:
+        counts = report.summary()
+        click.echo(f"{on.isoformat()}: {counts}", err=True)
+    if not report.ok:
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The site: build, serve, and the preview of its files
+
+STALL_ENV = "THISDAY_TEST_STALL_AFTER"
+"""Test switch: `thisday build` stops (sleeps until killed) after writing this many files."""
+
+
+def publish_time(app: AppContext, on: datetime.date, now_text: str | None) -> datetime.datetime:
+    """The publish time of a build for ``on``: --now if given, the clock for today, else ``on`` at the daemon's
+    publishing time (``daemon.time``), as the daemon would publish it."""
+    zone = app.settings.zone()
+    if now_text:
+        try:
+            given = datetime.datetime.fromisoformat(now_text)
+        except ValueError:
+            raise click.BadParameter(
+                f"{now_text!r} is not an ISO 8601 date and time", param_hint="--now"
+            ) from None
+        if given.tzinfo is None:
+            raise click.BadParameter("give a UTC offset, e.g. 2026-07-12T06:00:00+02:00", param_hint="--now")
+        return given.astimezone(zone)
+    now = app.now()
+    if on == now.date():
+        return now
+    return datetime.datetime.combine(on, datetime.time.fromisoformat(app.settings.daemon.time), tzinfo=zone)
+
+
+STALL_MESSAGES_ENV = "THISDAY_TEST_STALL_AFTER_MESSAGES"
+"""Test switch: `thisday run` stops (sleeps until killed) after serving this many digest recipients."""
+
+
+def _stall_hook(variable: str = STALL_ENV) -> Callable[[Any], None] | None:
+    after = os.environ.get(variable, "")
+    if not after.isdigit():
+        return None
+    done: list[object] = []
+
+    def stall(what: object) -> None:
+        done.append(what)
+        if len(done) == int(after):
+            click.echo(f"thisday: test switch {variable}: stalled after {what}", err=True)
+            while True:  # until killed: the test this switch exists for kills the process here
+                time.sleep(3600)
+
+    return stall
+
+
+def site_preview(app: AppContext, on: datetime.date, fmt: str, feed_name: str | None) -> bytes:
+    """The bytes `thisday build` would write for ``on``: a feed file (atom, rss) or the day's page (html)."""
+    settings = app.settings
+    feeds = published_feeds(settings)
+    names = [f.name for f in feeds]
+    if feed_name is not None and feed_name not in names:
+        raise click.BadParameter(
+            f"no feed named {feed_name!r}; configured: {', '.join(names)}", param_hint="--feed"
+        )
+    feed = next((f for f in feeds if f.name == (feed_name or FeedSettings.name)), feeds[0])
+    wanted = day_path(on) if fmt == "html" else feed_path(feed, fmt)
+    loaded = app.load_days(site_window(settings, on))
+    warn_problems(loaded)
+    files = dict(render_site(settings, loaded.index, on, publish_time(app, on, None)))
+    return files[wanted]
+
+
+@main.command()
+@click.argument("date", required=False)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="How many recent days every feed keeps (default: each feed's `days`, 14).",
+)
+@click.option(
+    "--now",
+    "now_text",
+    default=None,
+    metavar="DATETIME",
+    help="Publish time, ISO 8601 with offset (default: now for today, else DATE at daemon.time). "
+    "The same entries and --now give byte-identical files.",
+)
+@pass_app
+@handle_errors
+def build(app: AppContext, date: str | None, days: int | None, now_text: str | None) -> None:
+    """Write the feeds and the static site for DATE (default today) into feeds/.
+
+    For every configured feed, NAME.atom and NAME.rss with the last N days; index.html (DATE's page, with
+    feed autodiscovery) and one page per day in days/. Every file is written to a temporary file and renamed.
+    """
+    on = app.parse_date(date)
+    now = publish_time(app, on, now_text)
+    loaded = app.load_days(site_window(app.settings, on, days))
+    warn_problems(loaded)
+    written = build_site(app.settings, loaded.index, on, now, days, progress=_stall_hook())
+    feeds = ", ".join(f"{f.name}.atom/.rss" for f in published_feeds(app.settings))
+    click.echo(f"{on.isoformat()}: wrote {len(written)} files to {app.settings.feeds_dir} ({feeds})")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port (0: any free port)."
+)
+@click.option("--quiet", is_flag=True, help="No access log.")
+@pass_app
+@handle_errors
+def serve(app: AppContext, host: str, port: int, quiet: bool) -> None:
+    """Serve feeds/ over HTTP for feed readers (ETag, Last-Modified, 304, gzip).
+
+    Put nginx or another proxy in front of it for the public internet (see the README).
+    """
+    from . import serve as serving  # uvicorn is imported only by this command
+
+    feeds_dir = app.settings.feeds_dir
+    asgi_app = serving.create_app(feeds_dir)
+    sock = serving.listen(host, port)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"serving {feeds_dir} on http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C to stop)")
+    serving.run(asgi_app, sock, access_log=not quiet)
+
+
+@main.command("import")
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["wikipedia-day-files", "csv", "ical"]))
+@click.argument("source", type=click.Path(path_type=Path, exists=True))
+@click.option(
+    "--into",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder for the imported JSON bulk files (default: ENTRIES/imported/FORMAT).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write every record not imported (and every repaired one) with its reason to this file.",
+)
+@click.option(
+    "--column",
+    "columns",
+    multiple=True,
+    metavar="FIELD=COLUMN",
+    help="CSV: read FIELD (date, title, kind, tags, source_url, source_title, body, id, calendar) from COLUMN (repeatable).",
+)
+@click.option(
+    "--default-kind",
+    type=KIND_CHOICE,
+    default="event",
+    show_default=True,
+    help="Kind of records that give none (CSV rows without kind, one-off iCalendar events).",
+)
+@click.option("--tags", default="", help="Comma-separated tags added to every imported entry.")
+@click.option("--replace", is_flag=True, help="Replace the import of another source in the --into folder.")
+@pass_app
+@handle_errors
+def import_command(
+    app: AppContext,
+    fmt: str,
+    source: Path,
+    into: Path | None,
+    report_path: Path | None,
+    columns: tuple[str, ...],
+    default_kind: str,
+    tags: str,
+    replace: bool,
+) -> None:
+    """Import a collection: FORMAT is wikipedia-day-files, csv or ical; SOURCE its folder or file.
+
+    Every record is imported or reported with its reason; re-importing the same source changes nothing.
+    """
+    import contextlib
+
+    from .importers import ImportOptions, import_source
+    from .importers.output import render_files, report_text, write_files
+
+    mapping: dict[str, str] = {}
+    for item in columns:
+        field, sep, column = item.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise click.BadParameter(
+                f"{item!r}: write FIELD=COLUMN, e.g. --column date=When", param_hint="--column"
+            )
+        mapping[field.strip()] = column.strip()
+    options = ImportOptions(
+        default_kind=default_kind,
+        tags=tuple(t.strip() for t in tags.split(",") if t.strip()),
+        columns=mapping,
+    )
+    folder = into if into is not None else app.settings.entries / "imported" / fmt
+    label = source.resolve().name
+    if fmt == "wikipedia-day-files" and label == "days":
+        label = source.resolve().parent.name
+    with contextlib.ExitStack() as stack:
+        bars: list[Any] = []
+
+        def progress(done: int, total: int) -> None:
+            if not bars:  # a bar only on a terminal: scripts and logs stay quiet
+                if not sys.stderr.isatty():
+                    bars.append(None)
+                    return
+                bars.append(
+                    stack.enter_context(
+                        click.progressbar(length=total, label=f"importing {label}", file=sys.stderr)
+                    )
+                )
+            if bars[0] is not None:
+                bars[0].update(done - bars[0].pos)
+
+        result = import_source(fmt, source, options, progress)
+    files = render_files(result.entries)
+    written = write_files(folder, files, fmt, label, replace=replace)
+    if report_path is not None:
+        atomic_write(report_path, report_text(result, fmt, label).encode("utf-8"))
+    click.echo(
+        f"imported {result.imported_records:,} of {result.records:,} records as {len(result.entries):,} entries "
+        f"into {folder} ({len(written.written)} files written, {len(written.unchanged)} unchanged"
+        + (f", {len(written.removed)} removed" if written.removed else "")
+        + ")"
+    )
+    if result.rejects:
+        reasons = ", ".join(f"{reason} {count:,}" for reason, count in result.reason_counts())
+        plural = "s" if len(result.rejects) != 1 else ""
+        click.echo(f"not imported: {len(result.rejects):,} record{plural} ({reasons})")
+        if report_path is None:
+            for reject in result.rejects[:10]:
+                click.echo(f"  {reject.location}: {reject.reason}: {reject.detail}", err=True)
+            more = f"{len(result.rejects) - 10:,} more; " if len(result.rejects) > 10 else ""
+            click.echo(f"  ({more}--report FILE lists every record with its reason)", err=True)
+    if report_path is not None:
+        click.echo(
+            f"report: {report_path} ({len(result.rejects):,} not imported, {len(result.notes):,} notes)"
+        )
+    root = app.settings.entries.resolve()
+    if not folder.resolve().is_relative_to(root):
+        click.echo(
+            f"thisday: warning: {folder} is outside the entries folder {app.settings.entries}; it will not be read",
+            err=True,
+        )
+
+
+@main.command()
+@click.option(
+    "--watch",
+    type=click.FloatRange(min=1),
+    default=600,
+    show_default=True,
+    help="Seconds between catch-up checks (after downtime or suspend, anything due and not done is published).",
+)
+@pass_app
+@handle_errors
+def run(app: AppContext, watch: float) -> None:
+    """Run the daemon: publish the feeds and send the digest every day at daemon.time, exactly once.
+
+    Logs go to stderr, one line per event. SIGTERM or SIGINT finishes the publication in progress and exits 0.
+    """
+    from . import daemon
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    sys.exit(
+        daemon.run(
+            app.settings,
+            watch=watch,
+            after_file=_stall_hook(STALL_ENV),
+            after_message=_stall_hook(STALL_MESSAGES_ENV),
+        )
+    )
+
+
+@main.command()
+@pass_app
+@handle_errors
+def status(app: AppContext) -> None:
+    """Show the last publication of each channel, the next run and entry problems; exit 1 if failing.
+
+    Usable as a health check: the exit status is non-zero when the latest scheduled publication failed
+    or is overdue.
+    """
+    from .ledger import Ledger
+    from .runner import health
+
+    loaded = app.load_days([app.today()])
+    with Ledger.from_settings(app.settings) as ledger:
+        report = health(app.settings, ledger, app.now(), len(loaded.problems))
+    for line in report.lines:
+        click.echo(line)
+    if not report.healthy:
+        sys.exit(1)

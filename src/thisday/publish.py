@@ -7,9 +7,18 @@ of one, even if the process is killed mid-write.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+
+from .config import Settings
+from .errors import PublishError
+from .feeds import build_feed, window
+from .index import CalendarIndex
+from .selection import day_selection
+from .site import FEED_FORMATS, SiteRenderer, day_path, feed_path, published_feeds
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -27,3 +36,73 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+# ---------------------------------------------------------------------------------------------
+# The site in feeds/
+
+
+def site_window(settings: Settings, on: datetime.date, days: int | None = None) -> list[datetime.date]:
+    """The days the site publishes for a build on ``on``: the longest feed window (or ``days``), newest first."""
+    longest = days or max(feed.days for feed in published_feeds(settings))
+    return window(on, longest)
+
+
+def render_site(
+    settings: Settings,
+    index: CalendarIndex,
+    on: datetime.date,
+    now: datetime.datetime,
+    days: int | None = None,
+) -> list[tuple[str, bytes]]:
+    """Every file of the site for a build on ``on`` at publish time ``now``, as (path in feeds/, bytes).
+
+    In writing order: the day pages first (oldest first), then the feeds, then ``index.html``, so that
+    whatever a feed item or the index links to is already there when the link appears. ``days`` overrides
+    every feed's window (``--days``). Pure: nothing is written.
+    """
+    renderer = SiteRenderer.create(settings)
+    site_days = site_window(settings, on, days)
+    pages = {d: day_selection(index, d, settings) for d in site_days}
+    files = [(day_path(d), renderer.day_page(pages[d], site_days)) for d in reversed(site_days)]
+    for feed in published_feeds(settings):
+        feed_days = window(on, days or feed.days)
+        if not feed.kinds and not feed.tags:
+            selections = [pages[d] for d in feed_days]
+        else:
+            selections = [
+                day_selection(index, d, settings, kinds=feed.kinds, tags=feed.tags) for d in feed_days
+            ]
+        for fmt in FEED_FORMATS:
+            files.append((feed_path(feed, fmt), build_feed(settings, feed, selections, now, fmt, renderer)))
+    files.append(("index.html", renderer.index_page(pages[on], site_days)))
+    return files
+
+
+def build_site(
+    settings: Settings,
+    index: CalendarIndex,
+    on: datetime.date,
+    now: datetime.datetime,
+    days: int | None = None,
+    progress: Callable[[Path], None] | None = None,
+) -> list[Path]:
+    """Render the site (:func:`render_site`) and write it into ``settings.feeds_dir``, each file atomically.
+
+    Returns the paths written, in order. ``progress`` is called after each file is in place (the CLI uses it
+    for its test switch THISDAY_TEST_STALL_AFTER, see the README). Day pages that fall out of the window
+    are kept: their permalinks stay valid.
+    """
+    written: list[Path] = []
+    for rel, data in render_site(settings, index, on, now, days):
+        path = settings.feeds_dir / rel
+        try:
+            atomic_write(path, data)
+        except OSError as exc:
+            raise PublishError(
+                f"cannot write {path}: {exc.strerror or exc}; check that {settings.feeds_dir} is a writable folder"
+            ) from None
+        written.append(path)
+        if progress is not None:
+            progress(path)
+    return written

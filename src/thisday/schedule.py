@@ -59,15 +59,21 @@ class DailyTime:
 
 
 def days_due(
-    daily: DailyTime, now: datetime.datetime, done: set[datetime.date], catch_up_days: int
+    daily: DailyTime,
+    now: datetime.datetime,
+    done: set[datetime.date],
+    catch_up_days: int,
+    since: datetime.date | None = None,
 ) -> list[datetime.date]:
     """Days whose publication is due by ``now`` and not yet done, oldest first, at most ``catch_up_days`` back.
 
-    The latest due day is always included when not done; ``catch_up_days`` more days before it are considered.
+    ``since`` is the first day ever published on the channel: nothing before it counts as missed, so a new
+    installation starts with the latest due day rather than a week of back-issues (None: a new installation).
     """
     latest = daily.last_due_day(now)
+    first = since if since is not None else latest
     window = [latest - datetime.timedelta(days=n) for n in range(catch_up_days, -1, -1)]
-    return [day for day in window if day not in done]
+    return [day for day in window if day not in done and day >= first]
 
 
 def digests_to_send(

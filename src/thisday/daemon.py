@@ -1,0 +1,139 @@
+"""The daemon: APScheduler 3 decides *when* :func:`runner.publish_due` runs. Nothing else lives here.
+
+Two jobs call the same guarded function:
+
+- ``publish``: at the configured local time every day, by a trigger built on :class:`schedule.DailyTime`
+  (so daylight-saving gaps and overlaps behave as documented there, and the trigger is a pure function of
+  the previous fire time);
+- ``catch-up``: at start, then every ``watch`` seconds: publishes anything due and not done, which covers
+  downtime, a missed fire time, and a machine waking from suspend. The ledger makes extra runs harmless.
+
+SIGTERM and SIGINT stop the scheduler, wait for the publication in progress to finish, and exit 0.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .config import Settings
+from .errors import ConfigError, PublishError
+from .ledger import Ledger
+from .mail import Delivery, configured_recipients
+from .runner import daily_time, publish_due
+from .schedule import DailyTime
+
+log = logging.getLogger("thisday")
+
+
+class DailyTrigger(BaseTrigger):  # type: ignore[misc]
+    """APScheduler trigger: the next :meth:`DailyTime.due` moment after the previous fire (or now)."""
+
+    def __init__(self, daily: DailyTime) -> None:
+        self.daily = daily
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime.datetime | None, now: datetime.datetime
+    ) -> datetime.datetime:
+        after = previous_fire_time or (now - datetime.timedelta(microseconds=1))
+        return self.daily.next_due(after)
+
+    def __str__(self) -> str:
+        return f"daily at {self.daily.hour:02d}:{self.daily.minute:02d} {self.daily.zone.key}"
+
+
+def preflight(settings: Settings) -> Ledger:
+    """Check at start-up what would otherwise fail at publish time; raise a ThisdayError saying what to fix."""
+    if not settings.entries.is_dir():
+        raise ConfigError(
+            f"{settings.entries}: entries folder not found; set entries in thisday.toml or pass --entries"
+        )
+    try:
+        settings.feeds_dir.mkdir(parents=True, exist_ok=True)
+        probe = settings.feeds_dir / ".thisday-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"{settings.feeds_dir}: feeds folder is not writable ({exc.strerror}); fix feeds_dir or its permissions"
+        ) from None
+    configured_recipients(settings)  # raises ConfigError for an unreadable recipients file
+    return Ledger.from_settings(settings)
+
+
+def run(
+    settings: Settings,
+    *,
+    watch: float = 600.0,
+    after_file: Callable[[Path], None] | None = None,
+    after_message: Callable[[Delivery], None] | None = None,
+) -> int:
+    """Run until SIGTERM/SIGINT. Returns the exit status (0 after a clean stop)."""
+    ledger = preflight(settings)
+    zone = settings.zone()
+    daily = daily_time(settings)
+    busy = threading.Lock()
+
+    def clock() -> datetime.datetime:
+        return datetime.datetime.now(zone)
+
+    def job() -> None:
+        if not busy.acquire(blocking=False):
+            return  # a run is in progress; the next one will see what it did
+        try:
+            publish_due(
+                settings, clock(), ledger, clock=clock, after_file=after_file, after_message=after_message
+            )
+        except PublishError as exc:
+            log.error("publication failed: %s", exc)
+        except (
+            Exception
+        ):  # pragma: no cover - a bug must not kill the daemon; it is logged with its traceback
+            log.exception("unexpected error while publishing; the next run will try again")
+        finally:
+            busy.release()
+
+    scheduler = BlockingScheduler(
+        timezone=zone, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+    )
+    scheduler.add_job(job, DailyTrigger(daily), id="publish", name="daily publication")
+    scheduler.add_job(
+        job,
+        IntervalTrigger(seconds=watch, timezone=zone),
+        id="catch-up",
+        name="catch-up",
+        next_run_time=clock(),
+    )
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        log.info("stopping on %s: finishing the publication in progress", signal.Signals(signum).name)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info(
+        "started: publishing daily at %02d:%02d %s; next run %s",
+        daily.hour,
+        daily.minute,
+        zone.key,
+        daily.next_due(clock()).isoformat(timespec="minutes"),
+    )
+    scheduler.start()
+    with busy:  # wait for a publication in progress to finish its writes
+        pass
+    ledger.close()
+    log.info("stopped")
+    return 0

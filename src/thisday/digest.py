@@ -1,0 +1,411 @@
+"""The email digest: one day's selection as a complete RFC 5322 message, ready for any mail client.
+
+The message is ``multipart/alternative`` (plain text first, HTML second), UTF-8, with the deliverability
+headers mailbox providers look for (``List-Id``, ``List-Unsubscribe``, RFC 8058 one-click). The bodies and the
+subject come from Jinja2 templates (``email/subject.txt``, ``email/body.txt``, ``email/body.html`` and the
+``email/style.css`` it includes): the user's templates folder (``templates`` in ``thisday.toml``) first, then
+the project's own ``templates/`` folder. The HTML has its CSS inlined (css-inline) for mail clients.
+
+Pure apart from reading templates: the send time arrives as an argument, nothing is written or sent here
+(:mod:`thisday.mail` sends, :func:`thisday.publish.atomic_write` writes ``.eml`` files).
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+import datetime
+import email.errors
+import email.utils
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import quote
+
+import css_inline
+import jinja2
+from markupsafe import Markup
+
+from .config import Settings
+from .dates import event_year, format_year, format_years_ago
+from .errors import ConfigError, PublishError
+from .markup import plain_text, render_markdown
+from .model import DaySelection, Occurrence, Source
+from .selection import describe_day
+
+TEMPLATE_NAMES = ("email/subject.txt", "email/body.txt", "email/body.html")
+UNDISCLOSED = "undisclosed-recipients:;"
+POLICY = policy.default
+"""Headers are built with the email package's modern policy: a value with CR or LF is refused, never sent."""
+
+_IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)", re.IGNORECASE)
+_LABEL_RE = re.compile(
+    r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+_PHRASE_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
+_HEADING_RE = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Templates
+
+
+def project_templates_dir(settings: Settings | None = None) -> Path | None:
+    """The project's own ``templates/`` folder, or None when it cannot be found.
+
+    Looked for, in order: inside the installed package (``thisday/templates``, for an install that ships
+    them as package data); at the root of the source checkout the package runs from (``src/thisday/`` ->
+    ``templates/``, which covers ``pip install -e .``); beside the config file; in the current directory.
+    A folder counts only if it holds ``email/body.html``.
+    """
+    here = Path(__file__).resolve().parent
+    candidates = [here / "templates", here.parent.parent / "templates"]
+    if settings is not None and settings.source is not None:
+        candidates.append(settings.source.resolve().parent / "templates")
+    candidates.append(Path.cwd() / "templates")
+    for candidate in candidates:
+        if (candidate / "email" / "body.html").is_file():
+            return candidate
+    return None
+
+
+def template_environment(settings: Settings) -> jinja2.Environment:
+    """Jinja2 over the user's templates folder (first) and the project's; autoescaping on for HTML."""
+    folders: list[Path] = []
+    if settings.templates is not None:
+        if not settings.templates.is_dir():
+            raise ConfigError(
+                f"{settings.source or 'thisday.toml'}: templates folder {settings.templates} does not exist: "
+                "create it or remove 'templates' from the config"
+            )
+        folders.append(settings.templates)
+    project = project_templates_dir(settings)
+    if project is not None and project not in folders:
+        folders.append(project)
+    if not folders:
+        raise PublishError(
+            "the email templates were not found (looked inside the thisday package, its source checkout and "
+            "./templates): set 'templates' in thisday.toml to a folder holding email/subject.txt, "
+            "email/body.txt and email/body.html (copy them from the thisday repository's templates/ folder)"
+        )
+    return jinja2.Environment(
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(folder) for folder in folders]),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "htm", "xml"), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# What the templates see
+
+
+@dataclass(frozen=True)
+class Item:
+    """One entry as the templates show it. ``*_html`` values are sanitized HTML (safe to output unescaped)."""
+
+    id: str
+    title: str
+    kind: str
+    year: str
+    """The event's year as people write it ('1942', 'AD 70', '44 BC'); empty for a rule with no first year."""
+    date_display: str
+    years_ago: int | None
+    years_ago_text: str
+    round_anniversary: bool
+    note: str
+    tags: tuple[str, ...]
+    sources: tuple[Source, ...]
+    body_html: Markup
+    body_text: str
+    summary_html: Markup
+    summary_text: str
+    more: bool
+    """The body has more than its summary (the first paragraph)."""
+
+
+@dataclass(frozen=True)
+class Day:
+    date: datetime.date
+    display: str
+    """'12 July 2026'."""
+    weekday: str
+    iso: str
+
+
+@dataclass(frozen=True)
+class DigestParts:
+    """The rendered digest before it becomes a message: subject (one line), plain text and inlined HTML."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def _headings(body: str) -> set[str]:
+    """The plain text of the body's ATX headings (``## The capture``), so the text part can set them off."""
+    return {plain_text(m[1]) for m in _HEADING_RE.finditer(body)}
+
+
+def _reflow(text: str, headings: Collection[str] = ()) -> str:
+    """Plain text with each paragraph on one line (list items on their own lines), for the template to wrap.
+
+    A paragraph that is one of ``headings`` is underlined with ``~``.
+    """
+    paragraphs = []
+    for paragraph in text.split("\n\n"):
+        if paragraph.lstrip().startswith("- "):
+            paragraphs.append("\n".join(" ".join(line.split()) for line in paragraph.splitlines()))
+        elif paragraph.strip():
+            joined = " ".join(paragraph.split())
+            if joined in headings:
+                joined += "\n" + "~" * min(len(joined), 72)
+            paragraphs.append(joined)
+    return "\n\n".join(paragraphs)
+
+
+def _first_paragraph(body: str) -> str:
+    """The first Markdown block of ``body`` that is running text (not a heading, list, quote or HTML)."""
+    for block in re.split(r"\n\s*\n", body.strip()):
+        stripped = block.lstrip()
+        if stripped and not stripped.startswith(("#", "<", "- ", "* ", "> ", "|", "```")):
+            return block
+    return ""
+
+
+def _email_html(markdown: str) -> Markup:
+    html = _IMG_WITHOUT_ALT.sub('<img alt=""', render_markdown(markdown))
+    return Markup(html)  # sanitized by markup.render_markdown (nh3)
+
+
+def item(occ: Occurrence) -> Item:
+    """What the templates know about one occurrence."""
+    entry = occ.entry
+    year = event_year(entry)
+    summary = _first_paragraph(entry.body)
+    return Item(
+        id=entry.id,
+        title=" ".join(entry.title.split()),
+        kind=entry.kind.value,
+        year=format_year(year) if year is not None else "",
+        date_display=occ.date_display,
+        years_ago=occ.years_ago,
+        years_ago_text=format_years_ago(occ.years_ago),
+        round_anniversary=occ.round_anniversary,
+        note=occ.note or "",
+        tags=entry.tags,
+        sources=entry.sources,
+        body_html=_email_html(entry.body),
+        body_text=_reflow(plain_text(entry.body), _headings(entry.body)),
+        summary_html=_email_html(summary),
+        summary_text=_reflow(plain_text(summary)),
+        more=summary.strip() != entry.body.strip(),
+    )
+
+
+def preheader(day: Day, lead: Item | None, others: Sequence[Item]) -> str:
+    """The line inbox lists show beside the subject."""
+    if lead is None:
+        return f"Nothing on {day.display} yet."
+    text = f"{day.display}: {lead.title}"
+    if others:
+        text += f", and {len(others)} more from this day in history"
+    return text
+
+
+def unsubscribe_url(settings: Settings, recipient: str) -> str:
+    """The configured unsubscribe URL, with ``{email}`` replaced by the recipient's address (percent-encoded)."""
+    url = settings.digest.unsubscribe_url.strip()
+    return url.replace("{email}", quote(recipient, safe="@")) if url else ""
+
+
+def context(selection: DaySelection, settings: Settings, recipient: str = "") -> dict[str, object]:
+    """Everything the templates can use. Without a featured entry, the first in publishing order leads."""
+    on = selection.on
+    day = Day(on, describe_day(on), _calendar.day_name[on.weekday()], on.isoformat())
+    items = [item(occ) for occ in selection.occurrences]
+    lead = items[0] if items else None
+    others = items[1:]
+    return {
+        "site": settings.site,
+        "digest": settings.digest,
+        "day": day,
+        "lead": lead,
+        "others": others,
+        "count": len(items),
+        "left_out": selection.left_out,
+        "preheader": preheader(day, lead, others),
+        "recipient": recipient,
+        "unsubscribe_url": unsubscribe_url(settings, recipient),
+        "unsubscribe_text": settings.digest.unsubscribe_text,
+    }
+
+
+def _inline_css(html: str) -> str:
+    inliner = css_inline.CSSInliner(
+        keep_at_rules=True,  # @media (dark mode, narrow screens) stays in a <style> in the head
+        load_remote_stylesheets=False,
+        keep_link_tags=False,
+    )
+    return str(inliner.inline(html))
+
+
+def render_parts(
+    selection: DaySelection,
+    settings: Settings,
+    *,
+    recipient: str = "",
+    env: jinja2.Environment | None = None,
+) -> DigestParts:
+    """Render the subject, the plain-text body and the HTML body (CSS inlined) for a day."""
+    env = env or template_environment(settings)
+    values = context(selection, settings, recipient)
+    try:
+        subject = " ".join(env.get_template("email/subject.txt").render(values).split())
+        values["subject"] = subject
+        text = env.get_template("email/body.txt").render(values)
+        html = env.get_template("email/body.html").render(values)
+    except jinja2.TemplateSyntaxError as exc:
+        raise PublishError(
+            f"{exc.filename or exc.name}:{exc.lineno}: template error: {exc.message}; fix the template"
+        ) from None
+    except jinja2.TemplateNotFound as exc:
+        raise PublishError(
+            f"email template {exc.name} not found in the templates folders; restore it or copy it from "
+            "the thisday repository's templates/ folder"
+        ) from None
+    except jinja2.UndefinedError as exc:
+        raise PublishError(
+            f"email template: {exc.message}; see the README (Email digest) for the names templates can use"
+        ) from None
+    if not subject:
+        raise PublishError("email/subject.txt rendered an empty subject; put the date in it")
+    lines = text.strip("\n").splitlines()
+    text = "\n".join(line if line == "-- " else line.rstrip() for line in lines) + "\n"  # keep the sig dash
+    return DigestParts(subject=subject, text=text, html=_inline_css(html))
+
+
+# ---------------------------------------------------------------------------------------------
+# Addresses and headers
+
+
+def parse_address(text: str, what: str = "address") -> Address:
+    """One mailbox, ``a@example.org`` or ``Name <a@example.org>``; ValueError saying what is wrong."""
+    if "\r" in text or "\n" in text:
+        raise ValueError(f"{what} {text!r} contains a line break")
+    name, addr = email.utils.parseaddr(text.strip())
+    if not addr or "@" not in addr or not addr.rsplit("@", 1)[1] or " " in addr:
+        raise ValueError(f"{what} {text!r} is not an email address such as reader@example.org")
+    try:
+        return Address(display_name=name, addr_spec=addr)
+    except (ValueError, IndexError, email.errors.HeaderParseError) as exc:
+        raise ValueError(f"{what} {text!r} is not a valid email address ({exc})") from None
+
+
+def list_label(settings: Settings) -> str:
+    """The list's identifier (RFC 2919): ``digest.list_id``, else made from the sender, e.g. ``onthisday.localhost``."""
+    configured = settings.digest.list_id.strip()
+    if configured:
+        match = re.search(r"<([^<>]*)>\s*$", configured)
+        label = (match[1] if match else configured).strip()
+        if not _LABEL_RE.match(label):
+            raise ConfigError(
+                f"{settings.source or 'thisday.toml'}: digest.list_id {configured!r} must be a dotted name such "
+                "as onthisday.example.org (letters, digits, - and .)"
+            )
+        return label.lower()
+    sender = sender_address(settings)
+    local = re.sub(r"[^A-Za-z0-9-]+", "-", sender.username).strip("-") or "digest"
+    domain = re.sub(r"[^A-Za-z0-9.-]+", "-", sender.domain).strip(".-") or "localhost"
+    return f"{local}.{domain}".lower()
+
+
+def sender_address(settings: Settings) -> Address:
+    try:
+        return parse_address(settings.digest.sender, "digest.sender")
+    except ValueError as exc:
+        raise ConfigError(f"{settings.source or 'thisday.toml'}: {exc}") from None
+
+
+def message_id(day: datetime.date, label: str) -> str:
+    """Stable per date and list: re-rendering or re-sending a day's digest gives the same Message-ID."""
+    return f"<digest-{day.isoformat()}@{label}>"
+
+
+def _list_id(settings: Settings, label: str) -> str:
+    configured = settings.digest.list_id.strip()
+    phrase = configured[: configured.rfind("<")].strip() if "<" in configured else settings.site.title.strip()
+    phrase = " ".join(phrase.split())
+    if not phrase:
+        return f"<{label}>"
+    if _PHRASE_SPECIALS.search(phrase):
+        phrase = '"' + phrase.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{phrase} <{label}>"
+
+
+def build_message(
+    selection: DaySelection,
+    settings: Settings,
+    now: datetime.datetime,
+    *,
+    to: str | None = None,
+    parts: DigestParts | None = None,
+    env: jinja2.Environment | None = None,
+) -> EmailMessage:
+    """The day's digest as a complete message to ``to`` (default: undisclosed recipients), dated ``now``.
+
+    ``parts`` lets a sender render once and address many messages (when the unsubscribe URL is the same).
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be a timezone-aware datetime")
+    sender = sender_address(settings)
+    label = list_label(settings)
+    recipient = ""
+    to_header = UNDISCLOSED
+    if to:
+        try:
+            address = parse_address(to, "recipient")
+        except ValueError as exc:
+            raise PublishError(str(exc)) from None
+        recipient = address.addr_spec
+        to_header = str(address)
+    if parts is None:
+        parts = render_parts(selection, settings, recipient=recipient, env=env)
+    msg = EmailMessage(policy=POLICY)
+    msg["Subject"] = parts.subject
+    msg["From"] = sender
+    msg["To"] = to_header
+    msg["Date"] = email.utils.format_datetime(now)
+    msg["Message-ID"] = message_id(selection.on, label)
+    msg["List-Id"] = _list_id(settings, label)
+    url = unsubscribe_url(settings, recipient)
+    if url:
+        if not url.startswith(("https://", "http://", "mailto:")) or any(c in url for c in "\r\n <>"):
+            raise ConfigError(
+                f"{settings.source or 'thisday.toml'}: digest.unsubscribe_url {url!r} must be an https:// "
+                "(or mailto:) URL without spaces"
+            )
+        msg["List-Unsubscribe"] = f"<{url}>"
+        if url.startswith("https://"):
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg.set_content(parts.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(parts.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    if re.fullmatch(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*", settings.site.language):
+        # set after the parts exist: set_content moves Content-* headers into a part
+        msg["Content-Language"] = settings.site.language
+    return msg
+
+
+def message_bytes(msg: EmailMessage) -> bytes:
+    """The message as sent and as written to ``.eml`` files: RFC 5322 line endings (CRLF)."""
+    return msg.as_bytes(policy=POLICY.clone(linesep="\r\n"))
+
+
+def message_text(msg: EmailMessage) -> str:
+    """The message for a terminal (newline line endings)."""
+    return msg.as_string(policy=POLICY)

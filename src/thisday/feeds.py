@@ -1,0 +1,174 @@
+"""RSS 2.0 and Atom feeds from day selections (feedgen). Pure: the publish time and the days arrive as arguments.
+
+What a feed holds:
+
+- one item per day (``items = "day"``, the default): the day's whole selection, lead story first; or one item
+  per entry (``items = "entry"``), in the day's publishing order;
+- the rolling window: the N days ending at the build date, newest first. A day with nothing to show (after
+  the feed's kind and tag filters) has no item: readers are not sent empty days. A feed with no items at
+  all is still a valid feed.
+
+Ids are stable and never depend on file paths: ``tag:<host>,<day>:<feed>`` for a day's item and
+``tag:<host>,<day>:<feed>/<entry id>`` for an entry's (entry ids come from date and title). Re-building a day
+therefore never makes a duplicate item, and renaming an entry file changes nothing. An item's time is the
+start of its day in the configured timezone (never later than the publish time), so re-building does not
+move items either; the feed's ``updated`` / ``lastBuildDate`` is the publish time. Same selections and same
+publish time give byte-identical feeds.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import urllib.parse
+from collections.abc import Sequence
+
+from feedgen.feed import FeedGenerator
+
+from .config import FeedSettings, Settings
+from .model import DaySelection
+from .selection import describe_day
+from .site import (
+    MEDIA_TYPES,
+    SiteRenderer,
+    base_url,
+    day_url,
+    feed_description,
+    feed_title,
+    feed_url,
+)
+
+GENERATOR = "thisday"
+
+
+def window(on: datetime.date, days: int) -> list[datetime.date]:
+    """The ``days`` days ending at ``on``, newest first."""
+    return [on - datetime.timedelta(days=i) for i in range(days)]
+
+
+def item_time(day: datetime.date, now: datetime.datetime, offset: int = 0) -> datetime.datetime:
+    """When a day's items are dated: the start of the day in ``now``'s zone (plus ``offset`` seconds), never
+    after ``now``."""
+    start = datetime.datetime.combine(day, datetime.time(0), tzinfo=now.tzinfo)
+    return min(start + datetime.timedelta(seconds=offset), now)
+
+
+def tag_authority(settings: Settings) -> str:
+    """The host of ``site.base_url`` as a tag: URI authority (lowercase, no port)."""
+    host = urllib.parse.urlsplit(base_url(settings)).hostname or ""
+    return host if re.fullmatch(r"[a-z0-9.-]+", host) else "localhost"
+
+
+def item_id(settings: Settings, feed: FeedSettings, day: datetime.date, entry_id: str | None = None) -> str:
+    """A stable, unique id (Atom ``id``, RSS ``guid``) for a day's item, or an entry's item on that day."""
+    specific = feed.name if entry_id is None else f"{feed.name}/{entry_id}"
+    return f"tag:{tag_authority(settings)},{day.isoformat()}:{specific}"
+
+
+def day_title(selection: DaySelection) -> str:
+    """'12 July 2026: Andrey Vlasov is captured by German forces, and 4 more'."""
+    occurrences = selection.occurrences
+    title = f"{describe_day(selection.on)}: {occurrences[0].entry.title}"
+    if len(occurrences) > 1:
+        title += f", and {len(occurrences) - 1} more"
+    return title
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot hold (control characters a Markdown file may carry)."""
+    return _NOT_XML.sub("", text)
+
+
+def _generator(settings: Settings, feed: FeedSettings, fmt: str, now: datetime.datetime) -> FeedGenerator:
+    site = settings.site
+    fg = FeedGenerator()
+    fg.id(feed_url(settings, feed, "atom"))
+    fg.title(xml_text(feed_title(settings, feed)))
+    fg.description(xml_text(feed_description(settings, feed)))
+    author = {"name": site.author or "thisday"}
+    if site.author_email:
+        author["email"] = site.author_email
+        fg.managingEditor(f"{site.author_email} ({author['name']})")
+    fg.author(author)
+    # RSS takes its channel <link> from the last link added: the self link first, the site last.
+    fg.link(href=feed_url(settings, feed, fmt), rel="self", type=MEDIA_TYPES[fmt])
+    fg.link(href=base_url(settings), rel="alternate", type="text/html")
+    fg.language(site.language)
+    fg.generator(GENERATOR)
+    fg.updated(now)
+    return fg
+
+
+def _add_item(
+    fg: FeedGenerator,
+    *,
+    id_: str,
+    title: str,
+    link: str,
+    html: str,
+    when: datetime.datetime,
+    tags: Sequence[str] = (),
+) -> None:
+    fe = fg.add_entry(order="append")
+    fe.id(id_)
+    fe.title(xml_text(title))
+    fe.link(href=link, rel="alternate", type="text/html")
+    fe.content(xml_text(html), type="html")
+    fe.published(when)
+    fe.updated(when)
+    for tag in tags:
+        fe.category(term=tag)
+
+
+def build_feed(
+    settings: Settings,
+    feed: FeedSettings,
+    days: Sequence[DaySelection],
+    now: datetime.datetime,
+    fmt: str,
+    renderer: SiteRenderer | None = None,
+) -> bytes:
+    """One feed file (``fmt`` is ``"atom"`` or ``"rss"``) from the feed's selections, newest day first.
+
+    ``days`` are the window's selections already filtered for this feed (``selection.day_selection`` with
+    the feed's kinds and tags); ``now`` is the publish time, an aware datetime (shown in the configured
+    timezone).
+    """
+    if fmt not in MEDIA_TYPES or fmt == "html":
+        raise ValueError(f"unknown feed format {fmt!r}")
+    if now.tzinfo is None:
+        raise ValueError("the publish time must be an aware datetime")
+    now = now.astimezone(settings.zone()).replace(microsecond=0)
+    renderer = renderer or SiteRenderer.create(settings)
+    fg = _generator(settings, feed, fmt, now)
+    for selection in sorted(days, key=lambda s: s.on, reverse=True):
+        if not selection.occurrences:
+            continue
+        if feed.items == "entry":
+            count = len(selection.occurrences)
+            htmls = renderer.entry_items_html(selection)
+            for index, (occ, html) in enumerate(zip(selection.occurrences, htmls, strict=True)):
+                # One second apart, lead story latest: readers that sort by time show publishing order.
+                _add_item(
+                    fg,
+                    id_=item_id(settings, feed, selection.on, occ.entry.id),
+                    title=occ.entry.title if occ.entry.rule else f"{occ.date_display}: {occ.entry.title}",
+                    link=day_url(settings, selection.on, occ.entry.id),
+                    html=html,
+                    when=item_time(selection.on, now, offset=count - 1 - index),
+                    tags=occ.entry.tags,
+                )
+        else:
+            _add_item(
+                fg,
+                id_=item_id(settings, feed, selection.on),
+                title=day_title(selection),
+                link=day_url(settings, selection.on),
+                html=renderer.day_item_html(selection),
+                when=item_time(selection.on, now),
+            )
+    out: bytes = fg.atom_str(pretty=True) if fmt == "atom" else fg.rss_str(pretty=True)
+    return out

@@ -1,0 +1,369 @@
+"""The publication ledger: what went out on which day, on which channel, so that nothing goes out twice.
+
+One row per (day, channel). A channel is a name such as ``feeds`` or ``digest:reader@example.org``. A row is
+``claimed`` while someone is publishing it, then ``done`` or ``failed``. :meth:`Ledger.claim` is atomic: it
+either INSERTs the row or UPDATEs a row that is ``failed`` (or a ``claimed`` row left by a process that died:
+its owner, host and pid, is gone from this host, or the claim is older than ``stale_after``), and only the
+caller whose statement changed the row holds the claim. Two processes on the same ledger therefore never both
+publish the same (day, channel), and a daemon killed mid-publication is taken over at once when it restarts.
+
+A digest delivery is marked ``sending`` just before the message is handed to the SMTP server. If the process
+dies in that window nobody can know whether the message went out, so the row becomes ``uncertain`` instead of
+being sent again: nothing is ever sent twice by the ledger, and ``thisday status`` shows the row so an operator
+can resend with ``thisday send DATE --force``.
+
+Stored with SQLAlchemy Core; SQLite in the state folder by default (``Settings.ledger_url()``). Times are
+passed in (this module never reads the clock) and stored as UTC.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    RowMapping,
+    String,
+    Table,
+    Text,
+    and_,
+    create_engine,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+
+from .config import Settings
+from .errors import PublishError
+
+DEFAULT_STALE_AFTER = datetime.timedelta(hours=1)
+"""A claim older than this is taken to be left by a process that died, and may be taken over."""
+
+FEEDS_CHANNEL = "feeds"
+
+
+def digest_channel(address: str) -> str:
+    """The ledger channel of one digest recipient: ``digest:<address>`` (the address lower-cased)."""
+    return f"digest:{address.strip().lower()}"
+
+
+class Status(enum.Enum):
+    CLAIMED = "claimed"
+    SENDING = "sending"
+    DONE = "done"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+
+
+def process_owner() -> str:
+    """This process as a claim owner: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True when ``owner`` (host:pid) is a process on this host that no longer runs."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+_metadata = MetaData()
+publications = Table(
+    "publications",
+    _metadata,
+    Column("day", Date, primary_key=True),
+    Column("channel", String(400), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("claimed_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("detail", Text, nullable=False, default=""),
+    Column("token", String(64), nullable=False),
+    Column("owner", String(300), nullable=False, default=""),
+)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One row of the ledger. Times are aware UTC datetimes."""
+
+    day: datetime.date
+    channel: str
+    status: Status
+    claimed_at: datetime.datetime
+    finished_at: datetime.datetime | None
+    attempts: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Proof that the holder may publish (day, channel); pass it to :meth:`Ledger.mark_done` / ``mark_failed``."""
+
+    day: datetime.date
+    channel: str
+    token: str
+    attempts: int
+
+
+def _utc(moment: datetime.datetime) -> datetime.datetime:
+    """Naive UTC for storage; aware datetimes are required so that no local time is ever stored by mistake."""
+    if moment.tzinfo is None:
+        raise ValueError("ledger times must be timezone-aware datetimes")
+    return moment.astimezone(datetime.UTC).replace(tzinfo=None)
+
+
+def _aware(moment: datetime.datetime | None) -> datetime.datetime | None:
+    return None if moment is None else moment.replace(tzinfo=datetime.UTC)
+
+
+class Ledger:
+    """The ledger at a SQLAlchemy URL (``sqlite:///state/ledger.sqlite`` by default). Creates its table."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise PublishError(
+                f"ledger URL {url!r} is not a SQLAlchemy URL: set daemon.ledger_url in thisday.toml "
+                "(e.g. sqlite:///state/ledger.sqlite) or leave it empty for the default"
+            ) from None
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        self.url = url
+        self._engine: Engine = create_engine(url)
+        try:
+            _metadata.create_all(self._engine)
+        except OperationalError as exc:
+            raise PublishError(f"cannot open the ledger at {url}: {exc.orig}") from None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Ledger:
+        return cls(settings.ledger_url())
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -----------------------------------------------------------------------------------------
+
+    def claim(
+        self,
+        day: datetime.date,
+        channel: str,
+        now: datetime.datetime,
+        *,
+        stale_after: datetime.timedelta = DEFAULT_STALE_AFTER,
+        force: bool = False,
+        owner: str | None = None,
+    ) -> Claim | None:
+        """Claim (day, channel) for publishing, or None when it is done or someone else holds a fresh claim.
+
+        A ``failed`` row, or a ``claimed`` row older than ``stale_after``, is taken over. With ``force`` a
+        ``done`` row is taken over too (to publish again on purpose); a fresh claim never is.
+        """
+        token = secrets.token_hex(16)
+        stamp = _utc(now)
+        owner = owner or process_owner()
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    insert(publications).values(
+                        day=day,
+                        channel=channel,
+                        status=Status.CLAIMED.value,
+                        claimed_at=stamp,
+                        finished_at=None,
+                        attempts=1,
+                        detail="",
+                        token=token,
+                        owner=owner,
+                    )
+                )
+            return Claim(day, channel, token, 1)
+        except IntegrityError:
+            pass
+        takeable = [
+            publications.c.status == Status.FAILED.value,
+            and_(
+                publications.c.status == Status.CLAIMED.value,
+                publications.c.claimed_at < _utc(now - stale_after),
+            ),
+        ]
+        if force:
+            takeable.append(publications.c.status.in_([Status.DONE.value, Status.UNCERTAIN.value]))
+        self._settle_dead_claim(day, channel, now, stale_after)
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(publications)
+                .where(publications.c.day == day, publications.c.channel == channel, or_(*takeable))
+                .values(
+                    status=Status.CLAIMED.value,
+                    claimed_at=stamp,
+                    finished_at=None,
+                    attempts=publications.c.attempts + 1,
+                    detail="",
+                    token=token,
+                    owner=owner,
+                )
+            )
+            if result.rowcount != 1:
+                return None
+            attempts = conn.execute(
+                select(publications.c.attempts).where(
+                    publications.c.day == day, publications.c.channel == channel
+                )
+            ).scalar_one()
+        return Claim(day, channel, token, int(attempts))
+
+    def _settle_dead_claim(
+        self, day: datetime.date, channel: str, now: datetime.datetime, stale_after: datetime.timedelta
+    ) -> None:
+        """A claim whose owner died: ``claimed`` becomes ``failed`` (safe to redo), ``sending`` ``uncertain``."""
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                select(
+                    publications.c.status,
+                    publications.c.owner,
+                    publications.c.token,
+                    publications.c.claimed_at,
+                ).where(publications.c.day == day, publications.c.channel == channel)
+            ).first()
+            if row is None or row.status not in (Status.CLAIMED.value, Status.SENDING.value):
+                return
+            stale = row.claimed_at < _utc(now - stale_after)
+            if not (stale or owner_is_dead(row.owner or "")):
+                return
+            if row.status == Status.CLAIMED.value:
+                status, detail = (
+                    Status.FAILED,
+                    f"interrupted: {row.owner or 'a process'} stopped before publishing",
+                )
+            else:
+                status = Status.UNCERTAIN
+                detail = (
+                    f"interrupted while sending: {row.owner or 'a process'} stopped, so delivery is unknown; "
+                    "not sent again automatically (resend with thisday send DATE --force --to ADDRESS)"
+                )
+            conn.execute(
+                update(publications)
+                .where(
+                    publications.c.day == day,
+                    publications.c.channel == channel,
+                    publications.c.token == row.token,
+                )
+                .values(status=status.value, finished_at=_utc(now), detail=detail)
+            )
+
+    def mark_sending(self, claim: Claim, now: datetime.datetime) -> bool:
+        """Record that the message is being handed to the server now. False when the claim was lost."""
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(publications)
+                .where(
+                    publications.c.day == claim.day,
+                    publications.c.channel == claim.channel,
+                    publications.c.token == claim.token,
+                    publications.c.status == Status.CLAIMED.value,
+                )
+                .values(status=Status.SENDING.value, claimed_at=_utc(now))
+            )
+            return bool(result.rowcount == 1)
+
+    def mark_done(self, claim: Claim, now: datetime.datetime, detail: str = "") -> bool:
+        """Record that the claimed publication went out. False when the claim was taken over meanwhile."""
+        return self._finish(claim, Status.DONE, now, detail)
+
+    def mark_failed(self, claim: Claim, now: datetime.datetime, detail: str) -> bool:
+        """Record that it did not go out (``detail`` says why); a later claim may try again."""
+        return self._finish(claim, Status.FAILED, now, detail)
+
+    def _finish(self, claim: Claim, status: Status, now: datetime.datetime, detail: str) -> bool:
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(publications)
+                .where(
+                    publications.c.day == claim.day,
+                    publications.c.channel == claim.channel,
+                    publications.c.token == claim.token,
+                    publications.c.status.in_([Status.CLAIMED.value, Status.SENDING.value]),
+                )
+                .values(status=status.value, finished_at=_utc(now), detail=detail)
+            )
+            return bool(result.rowcount == 1)
+
+    # -----------------------------------------------------------------------------------------
+
+    def get(self, day: datetime.date, channel: str) -> Record | None:
+        """The row for (day, channel), if any."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(publications).where(publications.c.day == day, publications.c.channel == channel)
+            ).first()
+        return None if row is None else _record(row._mapping)
+
+    def last(self, channel: str, status: Status | None = Status.DONE) -> Record | None:
+        """The latest day's row on ``channel`` (by default the latest day that is done); None if none."""
+        query = select(publications).where(publications.c.channel == channel)
+        if status is not None:
+            query = query.where(publications.c.status == status.value)
+        with self._engine.connect() as conn:
+            row = conn.execute(query.order_by(publications.c.day.desc()).limit(1)).first()
+        return None if row is None else _record(row._mapping)
+
+    def first(self, channel: str) -> Record | None:
+        """The earliest day's row on ``channel``, whatever its status; None if the channel was never used."""
+        query = select(publications).where(publications.c.channel == channel)
+        with self._engine.connect() as conn:
+            row = conn.execute(query.order_by(publications.c.day).limit(1)).first()
+        return None if row is None else _record(row._mapping)
+
+    def records(self, day: datetime.date | None = None, channel_prefix: str = "") -> list[Record]:
+        """Rows, optionally of one day and/or of channels starting with ``channel_prefix``, by day then channel."""
+        query = select(publications)
+        if day is not None:
+            query = query.where(publications.c.day == day)
+        if channel_prefix:
+            query = query.where(publications.c.channel.startswith(channel_prefix, autoescape=True))
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.order_by(publications.c.day, publications.c.channel)).all()
+        return [_record(row._mapping) for row in rows]
+
+
+def _record(values: RowMapping) -> Record:
+    claimed = _aware(values["claimed_at"])
+    assert claimed is not None
+    return Record(
+        day=values["day"],
+        channel=values["channel"],
+        status=Status(values["status"]),
+        claimed_at=claimed,
+        finished_at=_aware(values["finished_at"]),
+        attempts=int(values["attempts"]),
+        detail=values["detail"] or "",
+    )

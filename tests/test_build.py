@@ -1,0 +1,323 @@
+"""`thisday build`: the feeds/ site for a day, every configured feed, written atomically and reproducibly.
+Every feed written here is parsed by feedparser with no bozo flag; a build killed midway leaves the previous
+feeds intact."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import random
+import signal
+import subprocess
+import sys
+import zoneinfo
+from pathlib import Path
+
+import feedparser
+import pytest
+from click.testing import CliRunner
+
+from thisday.cli import STALL_ENV, main
+from thisday.config import FeedSettings, Settings, load_settings
+from thisday.entries import load_tree
+from thisday.errors import PublishError
+from thisday.index import CalendarIndex
+from thisday.publish import build_site, render_site
+from thisday.site import published_feeds
+
+FIXTURES = Path(__file__).parent / "fixtures" / "entries"
+BASE = "https://history.example.org/"
+CONFIG = f"""\
+timezone = "Europe/Berlin"
+entries = "{FIXTURES.as_posix()}"
+
+[site]
+title = "History Daily"
+base_url = "{BASE}"
+
+[[feeds]]
+name = "births"
+kinds = ["birth"]
+items = "entry"
+
+[[feeds]]
+name = "ww2"
+tags = ["world-war-ii"]
+"""
+NOW = "2026-07-12T06:00:00+02:00"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "thisday.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return path
+
+
+def run(config: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["--config", str(config), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def site_files(feeds: Path) -> dict[str, bytes]:
+    """Every file under feeds/ by relative path (temporary files included: there must be none)."""
+    return {p.relative_to(feeds).as_posix(): p.read_bytes() for p in sorted(feeds.rglob("*")) if p.is_file()}
+
+
+def assert_feeds_parse(feeds: Path) -> dict[str, feedparser.FeedParserDict]:
+    parsed = {}
+    for path in sorted(feeds.glob("*.atom")) + sorted(feeds.glob("*.rss")):
+        result = feedparser.parse(path.read_bytes())
+        assert not result.bozo, f"{path.name}: {result.get('bozo_exception')}"
+        parsed[path.name] = result
+    assert parsed, f"no feeds in {feeds}"
+    return parsed
+
+
+def test_build_writes_every_configured_feed_and_the_site(config: Path) -> None:
+    """The default feed plus each [[feeds]] in both formats, index.html and 14 day pages; item links resolve."""
+    code, out, err = run(config, "build", "2026-07-12", "--now", NOW)
+    assert code == 0, err
+    assert out == (
+        f"2026-07-12: wrote 21 files to {config.parent / 'feeds'} "
+        "(onthisday.atom/.rss, births.atom/.rss, ww2.atom/.rss)\n"
+    )
+    feeds = config.parent / "feeds"
+    files = site_files(feeds)
+    assert {name for name in files if not name.startswith("days/")} == {
+        "index.html",
+        *(f"{name}.{fmt}" for name in ("onthisday", "births", "ww2") for fmt in ("atom", "rss")),
+    }
+    assert sorted(name for name in files if name.startswith("days/")) == [
+        f"days/2026-{d.month:02}-{d.day:02}.html"
+        for d in (datetime.date(2026, 6, 29) + datetime.timedelta(days=i) for i in range(14))
+    ]
+    parsed = assert_feeds_parse(feeds)
+    births = parsed["births.atom"]
+    assert [e.title.split(": ", 1)[1] for e in births.entries] == [
+        "Julius Caesar is born",
+        "Henry David Thoreau is born",
+    ]
+    assert [e.title for e in parsed["ww2.rss"].entries] == [
+        "12 July 2026: Andrey Vlasov is captured by German forces"
+    ]
+    for feed in parsed.values():
+        for entry in feed.entries:
+            page = entry.link.removeprefix(BASE).split("#")[0]
+            assert page in files, f"{entry.link} points to no page"
+            anchor = entry.link.partition("#")[2]
+            assert not anchor or f'id="{anchor}"'.encode() in files[page]
+    index = files["index.html"].decode("utf-8")
+    assert '<link rel="alternate" type="application/atom+xml" title="History Daily' in index
+    for name in ("onthisday", "births", "ww2"):
+        for fmt in ("atom", "rss"):
+            assert f'href="{BASE}{name}.{fmt}"' in index
+
+
+def test_rebuild_is_byte_identical_and_leaves_no_temporary_files(config: Path) -> None:
+    """The same entries and publish time give byte-identical files; nothing half-written stays behind."""
+    assert run(config, "build", "2026-07-12", "--now", NOW)[0] == 0
+    first = site_files(config.parent / "feeds")
+    assert run(config, "build", "2026-07-12", "--now", NOW)[0] == 0
+    second = site_files(config.parent / "feeds")
+    assert first == second
+    assert not [name for name in second if name.rsplit("/", 1)[-1].startswith(".")]
+
+
+def test_rebuilding_and_moving_on_never_duplicates_items(config: Path) -> None:
+    """Building a day again, then the next day, keeps one item per day per feed, with the same ids."""
+    feeds = config.parent / "feeds"
+    assert run(config, "build", "2026-07-12", "--now", NOW)[0] == 0
+    assert run(config, "build", "2026-07-12", "--now", "2026-07-12T09:30:00+02:00")[0] == 0
+    day_one = assert_feeds_parse(feeds)
+    assert run(config, "build", "2026-07-13", "--now", "2026-07-13T06:00:00+02:00")[0] == 0
+    day_two = assert_feeds_parse(feeds)
+    for name, feed in day_two.items():
+        ids = [e.id for e in feed.entries]
+        assert len(ids) == len(set(ids))
+        assert {e.id for e in day_one[name].entries} <= set(ids)
+    atom = day_two["onthisday.atom"]
+    assert atom.feed.updated == "2026-07-13T06:00:00+02:00"
+
+
+def test_days_option_sets_the_window(config: Path) -> None:
+    """--days N keeps N days in every feed and writes N day pages."""
+    assert run(config, "build", "2026-07-14", "--days", "2", "--now", "2026-07-14T06:00:00+02:00")[0] == 0
+    feeds = config.parent / "feeds"
+    assert sorted(p.name for p in (feeds / "days").iterdir()) == ["2026-07-13.html", "2026-07-14.html"]
+    assert all(not f.entries for f in assert_feeds_parse(feeds).values())  # 12 July is outside the window
+
+
+@pytest.mark.parametrize(("fmt", "feed", "path"), [
+    ("atom", None, "onthisday.atom"),
+    ("rss", None, "onthisday.rss"),
+    ("rss", "births", "births.rss"),
+    ("html", None, "days/1999-07-12.html"),
+])  # fmt: skip
+def test_preview_prints_what_build_writes(config: Path, fmt: str, feed: str | None, path: str) -> None:
+    """`preview DATE --format atom|rss|html` prints exactly the file `build DATE` writes."""
+    assert run(config, "build", "1999-07-12")[0] == 0
+    args = ["preview", "1999-07-12", "--format", fmt, *(["--feed", feed] if feed else [])]
+    result = CliRunner().invoke(main, ["--config", str(config), *args])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes == (config.parent / "feeds" / path).read_bytes()
+
+
+def test_preview_of_an_unknown_feed_is_a_usage_error(config: Path) -> None:
+    """--feed must name a configured feed; --kind/--tag do not apply to feed previews."""
+    code, _, err = run(config, "preview", "1999-07-12", "--format", "atom", "--feed", "nope")
+    assert code == 2 and "no feed named 'nope'" in err and "births" in err
+    code, _, err = run(config, "preview", "1999-07-12", "--format", "rss", "--kind", "birth")
+    assert code == 2 and "--feed" in err
+
+
+def test_build_runs_with_no_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no thisday.toml, `thisday build` writes today's feeds to ./feeds from ./entries."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "entries").symlink_to(FIXTURES)
+    result = CliRunner().invoke(main, ["build"])
+    assert result.exit_code == 0, result.stderr
+    parsed = assert_feeds_parse(tmp_path / "feeds")
+    assert set(parsed) == {"onthisday.atom", "onthisday.rss"}
+    assert parsed["onthisday.atom"].feed.title == "On this day"
+
+
+def test_the_default_feed_is_always_published(tmp_path: Path) -> None:
+    """[[feeds]] tables add feeds beside the default one; a table named like the default changes it."""
+    path = tmp_path / "thisday.toml"
+    path.write_text('[[feeds]]\nname = "births"\nkinds = ["birth"]\n', encoding="utf-8")
+    assert [f.name for f in published_feeds(load_settings(path))] == ["onthisday", "births"]
+    path.write_text('[[feeds]]\nname = "onthisday"\ntitle = "Daily"\ndays = 7\n', encoding="utf-8")
+    assert published_feeds(load_settings(path)) == (FeedSettings(title="Daily", days=7),)
+
+
+def test_an_unwritable_feeds_folder_is_a_one_line_error(tmp_path: Path) -> None:
+    """When feeds/ cannot be written, the build stops with a PublishError naming the file and the fix."""
+    blocker = tmp_path / "feeds"
+    blocker.write_text("not a folder", encoding="utf-8")
+    settings = Settings(entries=FIXTURES, feeds_dir=blocker, timezone="UTC")
+    index = CalendarIndex.build(load_tree(FIXTURES).entries)
+    now = datetime.datetime(2026, 7, 12, 6, tzinfo=datetime.UTC)
+    with pytest.raises(PublishError, match=r"check that .*feeds is a writable folder"):
+        build_site(settings, index, datetime.date(2026, 7, 12), now)
+
+
+def test_build_site_reports_each_file_in_writing_order(tmp_path: Path) -> None:
+    """Day pages are written first, then the feeds, then index.html, so no link points to a missing page."""
+    settings = Settings(
+        entries=FIXTURES, feeds_dir=tmp_path / "feeds", timezone="UTC", feeds=(FeedSettings(days=2),)
+    )
+    index = CalendarIndex.build(load_tree(FIXTURES).entries)
+    seen: list[str] = []
+    now = datetime.datetime(2026, 7, 12, 6, tzinfo=datetime.UTC)
+    written = build_site(
+        settings, index, datetime.date(2026, 7, 12), now, progress=lambda p: seen.append(p.name)
+    )
+    assert seen == ["2026-07-11.html", "2026-07-12.html", "onthisday.atom", "onthisday.rss", "index.html"]
+    assert [p.name for p in written] == seen
+
+
+# ---------------------------------------------------------------------------------------------
+# Killed builds
+
+
+def cli(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "thisday", "--config", str(config), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def build_ok(config: Path, *args: str) -> None:
+    """A complete `thisday build` in its own process."""
+    subprocess.run(
+        [sys.executable, "-m", "thisday", "--config", str(config), "build", *args],
+        check=True,
+        capture_output=True,
+    )
+
+
+def kill_when_stalled(build: subprocess.Popen[str]) -> None:
+    """Wait (reading its stderr, no clock) until the build says it stalled, then kill -9 it."""
+    assert build.stderr is not None
+    for line in build.stderr:
+        if "stalled after" in line:
+            break
+    else:
+        pytest.fail(f"the build never stalled (exit {build.wait()})")
+    build.send_signal(signal.SIGKILL)
+    assert build.wait() == -signal.SIGKILL
+    build.stderr.close()
+    if build.stdout is not None:
+        build.stdout.close()
+
+
+def expected_files(config: Path, on: datetime.date, now: str) -> dict[str, bytes]:
+    """What a complete build of ``on`` at ``now`` writes (rendered in-process, written nowhere)."""
+    settings = load_settings(config)
+    index = CalendarIndex.build(load_tree(settings.entries).entries)
+    publish = datetime.datetime.fromisoformat(now).astimezone(zoneinfo.ZoneInfo("Europe/Berlin"))
+    return dict(render_site(settings, index, on, publish))
+
+
+def assert_old_or_new(feeds: Path, old: dict[str, bytes], new: dict[str, bytes]) -> dict[str, str]:
+    """Every file is whole: byte-identical to the previous build or to the new one. Returns which, per file."""
+    assert_feeds_parse(feeds)
+    state = {}
+    for name, data in site_files(feeds).items():
+        if name.rsplit("/", 1)[-1].startswith("."):
+            continue  # a temporary file the kill interrupted: never served, never a feed
+        assert data in (old.get(name), new.get(name)), f"{name} is neither the old nor the new file"
+        state[name] = "new" if data == new.get(name) and data != old.get(name) else "old"
+    return state
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stall_after", [1, 15, 17])
+def test_a_build_killed_midway_leaves_the_previous_feeds_intact(config: Path, stall_after: int) -> None:
+    """Kill -9 a real `thisday build` between files: every feed is the previous or the new one, never partial.
+
+    The test switch THISDAY_TEST_STALL_AFTER=N makes the build stop after N files until it is killed:
+    after 1 file (a day page) every feed is still the previous build's; after 15 (14 pages and one feed)
+    the default Atom feed is new and its RSS twin still old.
+    """
+    feeds = config.parent / "feeds"
+    build_ok(config, "2026-07-11", "--now", "2026-07-11T06:00:00+02:00")
+    old = site_files(feeds)
+    new = expected_files(config, datetime.date(2026, 7, 12), NOW)
+    kill_when_stalled(cli(config, "build", "2026-07-12", "--now", NOW, env={STALL_ENV: str(stall_after)}))
+    state = assert_old_or_new(feeds, old, new)
+    feeds_state = {name: state[name] for name in state if not name.endswith(".html")}
+    if stall_after == 1:
+        assert set(feeds_state.values()) == {"old"}
+    if stall_after == 15:
+        assert feeds_state["onthisday.atom"] == "new" and feeds_state["onthisday.rss"] == "old"
+    if stall_after == 17:
+        assert feeds_state["births.atom"] == "new" and feeds_state["ww2.atom"] == "old"
+
+
+@pytest.mark.slow
+def test_builds_killed_at_random_points_leave_exactly_the_files_written_so_far(config: Path) -> None:
+    """Killed after a random number of files (seeded), a build has replaced exactly the files it got to,
+    in writing order, and every other file is still the previous build's."""
+    feeds = config.parent / "feeds"
+    build_ok(config, "2026-07-11", "--now", "2026-07-11T06:00:00+02:00")
+    old = site_files(feeds)
+    order = list(expected_files(config, datetime.date(2026, 7, 12), NOW))
+    new = expected_files(config, datetime.date(2026, 7, 12), NOW)
+    for stall_after in random.Random(20260712).sample(range(1, len(order)), 4):
+        kill_when_stalled(cli(config, "build", "2026-07-12", "--now", NOW, env={STALL_ENV: str(stall_after)}))
+        assert_old_or_new(feeds, old, new)
+        current = site_files(feeds)
+        assert [current[name] for name in order[:stall_after]] == [new[name] for name in order[:stall_after]]
+        assert [current.get(name) for name in order[stall_after:]] == [
+            old.get(name) for name in order[stall_after:]
+        ]
+        for name in order:  # back to the previous day's site for the next round
+            if name in old:
+                (feeds / name).write_bytes(old[name])
+            else:
+                (feeds / name).unlink(missing_ok=True)
