@@ -3,6 +3,8 @@
 The public API is small on purpose; modules not listed here are internal.
 """
 
+__version__ = "0.1.0"
+
 from .config import Settings, load_settings
 from .dates import format_date, parse_historic_date, parse_rule, parse_target_date
 from .entries import LoadResult, load_tree

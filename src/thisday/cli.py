@@ -19,18 +19,12 @@ from typing import Any, TypeVar
 
 import click
 
-from . import digest as digest_mod
-from . import mail, terminal
-from .config import DEFAULT_CONFIG_NAME, FeedSettings, Settings, load_settings
+from . import terminal
+from .config import DEFAULT_CONFIG_NAME, Settings, load_settings
 from .dates import parse_target_date
-from .entries import LoadResult, load_tree
 from .errors import ThisdayError
-from .index import CalendarIndex
-from .ledger import Ledger
 from .model import Kind
-from .publish import atomic_write, build_site, render_site, site_window
 from .selection import day_selection
-from .site import day_path, feed_path, published_feeds
 from .store import Loaded, load_days
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,10 +35,6 @@ class AppContext:
     """What every command gets: the settings, and the entries when it asks for them."""
 
     settings: Settings
-
-    def load(self) -> tuple[LoadResult, CalendarIndex]:
-        result = load_tree(self.settings.entries)
-        return result, CalendarIndex.build(result.entries)
 
     def load_days(self, days: Iterable[datetime.date] | None, *, check: bool = False) -> Loaded:
         """What ``days`` need (None: everything), through the on-disk index; warns about skipped problems."""
@@ -79,7 +69,7 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def warn_problems(result: LoadResult | Loaded) -> None:
+def warn_problems(result: Loaded) -> None:
     if result.problems:
         click.echo(
             f"thisday: warning: {len(result.problems)} entry problem(s) skipped; run `thisday check` to list them",
@@ -168,14 +158,16 @@ def preview(
             )
         click.echo(site_preview(app, on, fmt, feed_name), nl=False)
         return
-    result, index = app.load()
-    warn_problems(result)
+    loaded = app.load_days([on])
+    warn_problems(loaded)
     selection = day_selection(
-        index, on, app.settings, kinds=[Kind(k) for k in kinds] or None, tags=tags or None
+        loaded.index, on, app.settings, kinds=[Kind(k) for k in kinds] or None, tags=tags or None
     )
     if fmt == "json":
         click.echo(json.dumps(terminal.selection_json(selection), ensure_ascii=False, indent=2))
     elif fmt == "email":
+        from . import digest as digest_mod
+
         message = digest_mod.build_message(selection, app.settings, app.now())
         click.echo(digest_mod.message_text(message), nl=False)
     else:
@@ -241,6 +233,9 @@ def digest(app: AppContext, date: str | None, output: Path | None, to: str | Non
 
     DATE is 2026-07-12, 07-12 (this year), 'July 12', '12 July', today, tomorrow or yesterday.
     """
+    from . import digest as digest_mod
+    from .publish import atomic_write
+
     on = app.parse_date(date)
     loaded = app.load_days([on])
     warn_problems(loaded)
@@ -283,6 +278,9 @@ def send(app: AppContext, date: str | None, to: tuple[str, ...], force: bool) ->
     Each recipient's outcome is recorded in the ledger, so running it again for the same DATE sends
     nobody twice. Exits 1 when any recipient failed.
     """
+    from . import mail
+    from .ledger import Ledger
+
     on = app.parse_date(date)
     loaded = app.load_days([on])
     warn_problems(loaded)
@@ -356,6 +354,10 @@ def _stall_hook(variable: str = STALL_ENV) -> Callable[[Any], None] | None:
 
 def site_preview(app: AppContext, on: datetime.date, fmt: str, feed_name: str | None) -> bytes:
     """The bytes `thisday build` would write for ``on``: a feed file (atom, rss) or the day's page (html)."""
+    from .config import FeedSettings
+    from .publish import render_site, site_window
+    from .site import day_path, feed_path, published_feeds
+
     settings = app.settings
     feeds = published_feeds(settings)
     names = [f.name for f in feeds]
@@ -395,6 +397,9 @@ def build(app: AppContext, date: str | None, days: int | None, now_text: str | N
     For every configured feed, NAME.atom and NAME.rss with the last N days; index.html (DATE's page, with
     feed autodiscovery) and one page per day in days/. Every file is written to a temporary file and renamed.
     """
+    from .publish import build_site, site_window
+    from .site import published_feeds
+
     on = app.parse_date(date)
     now = publish_time(app, on, now_text)
     loaded = app.load_days(site_window(app.settings, on, days))
@@ -480,6 +485,7 @@ def import_command(
 
     from .importers import ImportOptions, import_source
     from .importers.output import render_files, report_text, write_files
+    from .publish import atomic_write
 
     mapping: dict[str, str] = {}
     for item in columns:

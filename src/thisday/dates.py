@@ -9,9 +9,12 @@ from __future__ import annotations
 import datetime
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dateutil import easter as _easter
-from dateutil.rrule import rrule, rrulestr
+
+if TYPE_CHECKING:
+    from dateutil.rrule import rrule
 
 from .errors import DateError
 from .model import Calendar, Entry, Feb29Policy, HistoricDate, Precision
@@ -269,6 +272,8 @@ class Rule:
 
 
 def _rrule(text: str, dtstart: datetime.datetime) -> rrule:
+    from dateutil.rrule import rrule, rrulestr  # imported on first use, to keep start-up fast
+
     body = text[len("RRULE:") :] if text.upper().startswith("RRULE:") else text
     result = rrulestr(body, dtstart=dtstart)
     assert isinstance(result, rrule)

@@ -9,9 +9,12 @@ from __future__ import annotations
 import functools
 import html as _html
 import re
+from typing import TYPE_CHECKING
 
 import nh3
-from markdown_it import MarkdownIt
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 _TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h2", "h3", "h4", "hr", "i",
@@ -25,6 +28,8 @@ _LIST_GAP = re.compile(r"^(- [^\n]*)\n\n(?=- )", re.MULTILINE)
 
 @functools.cache
 def _parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt  # imported on first use: a preview without bodies never needs it
+
     # CommonMark plus tables and strikethrough; raw HTML is parsed, then removed by the sanitizer.
     return MarkdownIt("commonmark").enable(["table", "strikethrough"])
 

@@ -127,12 +127,9 @@ class IndexStore:
 
     @staticmethod
     def _version() -> str:
-        from importlib.metadata import PackageNotFoundError, version
+        from . import __version__
 
-        try:
-            return f"{SCHEMA_VERSION}:{version('thisday')}"
-        except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-            return SCHEMA_VERSION
+        return f"{SCHEMA_VERSION}:{__version__}"
 
     def close(self) -> None:
         self._db.close()
