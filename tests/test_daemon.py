@@ -203,13 +203,29 @@ def test_broken_config_stops_start_up(tmp_path: Path) -> None:
 # The real daemon, as a subprocess
 
 
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_daemon_outlives_its_test() -> Iterator[None]:
+    """Whatever happens in a test, every daemon it started is killed at the end."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+
+
 def start_daemon(config: Path, **env: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "thisday", "--config", str(config), "run", "--watch", "2"],
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+    _STARTED.append(proc)
+    return proc
 
 
 def wait_for(condition: Callable[[], bool], *procs: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
