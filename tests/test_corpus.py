@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import re
@@ -15,6 +16,7 @@ from thisday.dates import format_date, gregorian_ymd
 from thisday.entries import load_tree
 from thisday.index import CalendarIndex
 from thisday.model import Calendar, Entry, Kind, Precision
+from thisday.selection import select
 
 ROOT = Path(__file__).parent.parent
 ENTRIES = ROOT / "entries"
@@ -134,3 +136,22 @@ def test_dates_are_confirmed_by_real_data() -> None:
     )
     assert all(any(s.url for s in e.sources) for e in unconfirmed), listing
     assert len(unconfirmed) <= max(10, len(day_entries) // 50), f"too many unconfirmed entries:\n{listing}"
+
+
+def test_seed_dates_preview_the_seed_entries() -> None:
+    """Previewing 1942-07-12 leads with the featured Vlasov story; every dated Vlasov entry shows on its own day."""
+    entries = corpus()
+    index = CalendarIndex.build(entries)
+    capture = select(index, datetime.date(1942, 7, 12)).occurrences
+    assert capture[0].entry.title == "Andrey Vlasov is captured by German forces" and capture[0].entry.featured
+    story = [e for e in entries if e.location.path.startswith("stories/vlasov/")]
+    assert len(story) >= 6
+    for entry in story:
+        if entry.date is None or entry.date.precision is not Precision.DAY:
+            continue
+        year, month, day = gregorian_ymd(entry.date)
+        shown = select(index, datetime.date(year, month, day)).occurrences
+        assert entry.id in {o.entry.id for o in shown}, entry.location
+    executed = next(e for e in story if "hanged" in e.title)
+    assert executed.date is not None and executed.date.year == 1946  # the seed article's 1945 is corrected
+    assert "1945" in executed.body
