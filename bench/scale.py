@@ -108,6 +108,7 @@ def reindex_one(entries: Path, state: Path) -> float:
 
 
 def write_config(folder: Path, entries: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
     config = folder / "thisday.toml"
     config.write_text(
         f'timezone = "Europe/Berlin"\nentries = "{entries}"\nfeeds_dir = "{folder / "feeds"}"\n'

@@ -143,7 +143,9 @@ def test_seed_dates_preview_the_seed_entries() -> None:
     entries = corpus()
     index = CalendarIndex.build(entries)
     capture = select(index, datetime.date(1942, 7, 12)).occurrences
-    assert capture[0].entry.title == "Andrey Vlasov is captured by German forces" and capture[0].entry.featured
+    assert (
+        capture[0].entry.title == "Andrey Vlasov is captured by German forces" and capture[0].entry.featured
+    )
     story = [e for e in entries if e.location.path.startswith("stories/vlasov/")]
     assert len(story) >= 6
     for entry in story:

@@ -314,3 +314,31 @@ def test_two_daemons_on_one_ledger_send_each_digest_once(tmp_path: Path, smtp: t
         assert "stopping on SIGTERM" in err
     assert sorted(recorder.recipients()) == sorted(RECIPIENTS)
     valid_feeds(tmp_path / "feeds")
+
+
+def test_new_install_sends_no_late_digest(tmp_path: Path, smtp: tuple[Recorder, int]) -> None:
+    """Started for the first time at 05:00, the daemon builds the site but sends no late digest for yesterday."""
+    recorder, port = smtp
+    settings = settings_for(tmp_path, port)
+    with Ledger.from_settings(settings) as ledger:
+        first = publish_due(settings, at(12, 5, 0), ledger)
+        assert first.feeds_published == [datetime.date(2026, 7, 11)] and recorder.messages == []
+        skipped = ledger.get(datetime.date(2026, 7, 11), DIGEST_CHANNEL)
+        assert skipped is not None and "started after its publish time" in skipped.detail
+        publish_due(settings, at(12, 6, 0), ledger)
+    assert len(recorder.messages) == len(RECIPIENTS)  # the first digest is the one due next, on time
+
+
+def test_broken_recipients_file_does_not_stop_the_feeds(tmp_path: Path, smtp: tuple[Recorder, int]) -> None:
+    """An unreadable recipients file is reported as a digest error; the feeds are still published."""
+    _, port = smtp
+    config = write_config(tmp_path, port)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("[digest]", '[digest]\nrecipients_file = "missing.txt"'),
+        encoding="utf-8",
+    )
+    settings = load_settings(config, state_dir=tmp_path / "state")
+    with Ledger.from_settings(settings) as ledger:
+        report = publish_due(settings, at(12, 6, 0), ledger)
+    assert report.feeds_published == [datetime.date(2026, 7, 12)]
+    assert report.errors and "missing.txt" in report.errors[0]

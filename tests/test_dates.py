@@ -273,3 +273,26 @@ def test_target_date_errors() -> None:
         parse_target_date("02-30", TODAY)
     with pytest.raises(DateError, match="July 12"):
         parse_target_date("next week", TODAY)
+
+
+def test_easter_offsets_that_cross_new_year() -> None:
+    """A large Easter offset falls in the neighbouring calendar year when that is where it lands."""
+    assert parse_rule("easter-100").dates_in(2025) == (
+        datetime.date(2025, 1, 10),
+        datetime.date(2025, 12, 26),
+    )
+    assert parse_rule("easter+300").dates_in(2027) == (datetime.date(2027, 1, 30),)
+
+
+def test_rrule_until_in_utc_form() -> None:
+    """UNTIL written in UTC (…Z, as calendar programs export it) is accepted and ends the observance."""
+    rule = parse_rule("FREQ=YEARLY;BYMONTH=11;BYDAY=+4TH;UNTIL=20301231T000000Z")
+    assert rule.dates_in(2026) == (datetime.date(2026, 11, 26),)
+    assert rule.dates_in(2031) == ()
+
+
+@given(st.text(max_size=40))
+def test_rrule_parser_never_crashes(text: str) -> None:
+    """No RRULE body, however malformed, crashes the rule parser with anything but a DateError."""
+    with contextlib.suppress(DateError):
+        parse_rule("FREQ=YEARLY;" + text)

@@ -139,7 +139,10 @@ def test_message_is_multipart_alternative_text_first_with_the_headers_clients_ne
     assert msg["From"] == "On this day <digest@example.org>"
     assert msg["To"] == "Reader <reader@example.org>"
     assert msg["Date"] == "Sun, 12 Jul 2026 06:00:00 +0000"
-    assert msg["Message-ID"] == "<digest-2026-07-12@onthisday.example.org>"
+    assert msg["Message-ID"] == message_id(DAY, "onthisday.example.org", "reader@example.org")
+    assert msg["Message-ID"].startswith("<digest-2026-07-12.") and msg["Message-ID"].endswith(
+        "@onthisday.example.org>"
+    )
     assert msg["List-Id"] == "On this day <onthisday.example.org>"
     assert msg["List-Unsubscribe"] == "<https://example.org/unsubscribe?email=reader@example.org>"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -147,14 +150,29 @@ def test_message_is_multipart_alternative_text_first_with_the_headers_clients_ne
     assert b"\r\n" in message_bytes(msg) and b"\n" not in message_bytes(msg).replace(b"\r\n", b"")
 
 
-def test_message_id_is_stable_per_date_and_list() -> None:
-    """Re-rendering a day (another time, another recipient) keeps its Message-ID; another day or list changes it."""
+def test_message_id_is_stable_per_date_list_and_recipient() -> None:
+    """Re-sending a day to someone keeps its Message-ID; another recipient, day or list, or a test send, changes it."""
     sel = selection_on(DAY)
     first = build_message(sel, settings(), NOW, to="a@example.org")
-    later = build_message(sel, settings(), NOW + datetime.timedelta(hours=5), to="b@example.org")
+    later = build_message(sel, settings(), NOW + datetime.timedelta(hours=5), to="A@example.org")
     assert first["Message-ID"] == later["Message-ID"]
-    other_day = build_message(selection_on(DAY + datetime.timedelta(days=1)), settings(), NOW)
-    assert other_day["Message-ID"] != first["Message-ID"]
+    other_reader = build_message(sel, settings(), NOW, to="b@example.org")
+    test_send = build_message(sel, settings(), NOW, to="a@example.org", test=True)
+    other_day = build_message(
+        selection_on(DAY + datetime.timedelta(days=1)), settings(), NOW, to="a@example.org"
+    )
+    assert (
+        len(
+            {
+                first["Message-ID"],
+                other_reader["Message-ID"],
+                test_send["Message-ID"],
+                other_day["Message-ID"],
+            }
+        )
+        == 4
+    )
+    assert test_send["Message-ID"].startswith("<test-digest-")
     other_list = build_message(sel, settings(list_id="Another <history.example.net>"), NOW)
     assert other_list["Message-ID"] == message_id(DAY, "history.example.net")
     assert other_list["List-Id"] == "Another <history.example.net>"

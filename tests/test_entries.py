@@ -235,3 +235,25 @@ def test_no_field_values_crash_validation(tmp_path: Path, fields: dict[str, obje
     path.write_text(json.dumps([fields]), encoding="utf-8")
     entries, problems = load_file(path, tmp_path)
     assert len(entries) + len(problems) >= 1
+
+
+def test_yaml_means_what_editors_write(tmp_path: Path) -> None:
+    """Unquoted years are decimal (-0043 is 44 BC, 0700 is AD 700) and only true/false are booleans ('No' is a word)."""
+    write(
+        tmp_path,
+        "y.yaml",
+        "- title: No\n  date: -0043\n  tags: [NO, on]\n- title: Tours\n  date: 0700\n  featured: yes\n",
+    )
+    result = load_tree(tmp_path)
+    (no,) = result.entries
+    assert no.title == "No" and no.date is not None and no.date.year == -43 and no.tags == ("no", "on")
+    assert [str(p) for p in result.problems] == ["y.yaml:6: featured must be true or false, not 'yes'"]
+
+
+def test_empty_rule_is_a_problem(tmp_path: Path) -> None:
+    """An observance with an empty rule and no date is reported, not loaded as an entry that never appears."""
+    write(tmp_path, "o.yaml", "- title: Feast\n  kind: observance\n  rule:\n")
+    result = load_tree(tmp_path)
+    assert result.entries == () and [p.message for p in result.problems] == [
+        "missing date: write date: YYYY-MM-DD (or YYYY-MM, YYYY)"
+    ]

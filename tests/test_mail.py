@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from smtp_server import Recorder, free_port
 from thisday.cli import main
 from thisday.config import DigestSettings, Settings, SiteSettings, SmtpSettings
+from thisday.digest import message_id
 from thisday.entries import load_tree
 from thisday.errors import ConfigError, PublishError
 from thisday.index import CalendarIndex
@@ -98,7 +99,10 @@ def test_the_message_arrives_and_parses(smtp_server: ServerFactory) -> None:
     assert [p.get_content_type() for p in first.iter_parts()] == ["text/plain", "text/html"]
     assert first["To"] == "a@example.org" and second["To"] == "b@example.org"
     assert first["Subject"] == "On this day, 12 July 2026: Andrey Vlasov is captured by German forces"
-    assert first["Message-ID"] == second["Message-ID"] == "<digest-2026-07-12@onthisday.example.org>"
+    # a send without the ledger is a test send: its own ids, which never collide with the real digest's
+    assert first["Message-ID"] == message_id(DAY, "onthisday.example.org", "a@example.org", test=True)
+    assert second["Message-ID"] == message_id(DAY, "onthisday.example.org", "b@example.org", test=True)
+    assert first["Message-ID"].startswith("<test-digest-2026-07-12.")
     assert first["List-Unsubscribe"] == "<https://example.org/unsubscribe?email=a@example.org>"
     assert second["List-Unsubscribe"] == "<https://example.org/unsubscribe?email=b@example.org>"
     assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -117,7 +121,7 @@ def test_a_rejected_recipient_is_reported_and_the_others_still_receive(
     report = send_digest(selection(cfg), cfg, addresses, clock=clock, ledger=ledger)
     by_address = {d.address: d for d in report.deliveries}
     assert by_address["nobody@example.org"].status == FAILED
-    assert by_address["nobody@example.org"].permanent
+    assert by_address["nobody@example.org"].permanent and not report.retryable
     assert by_address["nobody@example.org"].attempts == 1
     assert by_address["nobody@example.org"].detail.startswith("550 5.1.1")
     assert handler.recipients() == ["a@example.org", "c@example.org"]
@@ -125,11 +129,14 @@ def test_a_rejected_recipient_is_reported_and_the_others_still_receive(
     statuses = {r.channel: r.status for r in ledger.records(day=DAY)}
     assert statuses == {
         "digest:a@example.org": Status.DONE,
-        "digest:nobody@example.org": Status.FAILED,
+        "digest:nobody@example.org": Status.REFUSED,
         "digest:c@example.org": Status.DONE,
     }
-    failed = ledger.get(DAY, digest_channel("nobody@example.org"))
-    assert failed is not None and "550" in failed.detail
+    refused = ledger.get(DAY, digest_channel("nobody@example.org"))
+    assert refused is not None and "550" in refused.detail
+    again = send_digest(selection(cfg), cfg, addresses, clock=clock, ledger=ledger)
+    assert {d.status for d in again.deliveries} == {SKIPPED}  # a refusal is not retried on every run
+    assert handler.recipients() == ["a@example.org", "c@example.org"]
 
 
 def test_a_421_is_retried_and_the_message_arrives_once(smtp_server: ServerFactory, ledger: Ledger) -> None:
@@ -180,8 +187,17 @@ def test_running_the_send_again_sends_nobody_twice(smtp_server: ServerFactory, l
 def test_a_failed_recipient_is_tried_again_on_the_next_run(
     smtp_server: ServerFactory, ledger: Ledger
 ) -> None:
-    """A recipient marked failed is claimed again next time; the ledger counts the attempts."""
-    cfg = make_settings(smtp_server(Recorder(reject=("b@example.org",))))
+    """A recipient that failed temporarily is claimed again next time; the ledger counts the attempts."""
+
+    class MailboxBusy(Recorder):
+        async def handle_RCPT(
+            self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+        ) -> str:
+            if address == "b@example.org":
+                return "450 4.2.1 Mailbox busy, try again later"
+            return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+    cfg = make_settings(smtp_server(MailboxBusy()))
     send_digest(selection(cfg), cfg, ["a@example.org", "b@example.org"], clock=clock, ledger=ledger)
     fixed = Recorder()
     cfg = make_settings(smtp_server(fixed))

@@ -73,7 +73,9 @@ def test_catch_up_after_three_days_down() -> None:
         datetime.date(2026, 5, 12),
         datetime.date(2026, 5, 13),
     ]
-    assert days_due(daily, now, set(), catch_up_days=7) == [datetime.date(2026, 5, 13)]  # a new install: no back-issues
+    assert days_due(daily, now, set(), catch_up_days=7) == [
+        datetime.date(2026, 5, 13)
+    ]  # a new install: no back-issues
 
 
 def test_digest_catch_up_policies() -> None:

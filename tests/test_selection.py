@@ -121,3 +121,11 @@ def test_limit_keeps_priorities_and_rotates_by_year() -> None:
     assert len({tuple(p[1:]) for p in picks.values()}) == 3  # other years, other picks
     chosen = select(index, datetime.date(2026, 5, 1), limit=5)
     assert chosen.left_out == 26 and len(chosen.occurrences) == 5
+
+
+def test_tag_filters_are_written_like_tags() -> None:
+    """A filter written 'World War II' finds entries tagged world-war-ii, as entry tags are normalised."""
+    index = fixture_index()
+    assert titles(index, datetime.date(2026, 7, 12), tags=["World War II", "USSR"]) == [
+        "Andrey Vlasov is captured by German forces"
+    ]

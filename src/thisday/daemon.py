@@ -26,7 +26,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .config import Settings
-from .errors import ConfigError, PublishError
+from .errors import ConfigError, ThisdayError
 from .ledger import Ledger
 from .mail import Delivery, configured_recipients
 from .runner import daily_time, publish_due
@@ -93,7 +93,7 @@ def run(
             publish_due(
                 settings, clock(), ledger, clock=clock, after_file=after_file, after_message=after_message
             )
-        except PublishError as exc:
+        except ThisdayError as exc:
             log.error("publication failed: %s", exc)
         except (
             Exception

@@ -259,15 +259,15 @@ class Rule:
         """The days the observance falls on in ``year`` (Gregorian)."""
         match = _EASTER_RE.match(self.text)
         if match is not None:
-            offset = int(match["offset"] or 0)
-            if match["church"] == "orthodox-":
-                base = _easter.easter(year, _easter.EASTER_ORTHODOX)
-            else:
-                base = _easter.easter(year, _easter.EASTER_WESTERN)
-            day = base + datetime.timedelta(days=offset)
-            return (day,) if day.year == year else ()
-        start = datetime.datetime(year, 1, 1)
-        end = datetime.datetime(year, 12, 31, 23, 59, 59)
+            offset = datetime.timedelta(days=int(match["offset"] or 0))
+            method = _easter.EASTER_ORTHODOX if match["church"] == "orthodox-" else _easter.EASTER_WESTERN
+            # A large offset can carry a year's feast into the next or previous calendar year.
+            days = (_easter.easter(y, method) + offset for y in (year - 1, year, year + 1) if 1 <= y <= 9999)  # type: ignore[arg-type]
+            return tuple(d for d in days if d.year == year)
+        # An RRULE's UNTIL in UTC form (…Z, as calendar programs write it) needs a UTC start to compare with.
+        zone = datetime.UTC if re.search(r"UNTIL=\d{8}T\d{6}Z", self.text, re.IGNORECASE) else None
+        start = datetime.datetime(year, 1, 1, tzinfo=zone)
+        end = datetime.datetime(year, 12, 31, 23, 59, 59, tzinfo=zone)
         return tuple(dt.date() for dt in _rrule(self.text, start).between(start, end, inc=True))
 
 
@@ -303,7 +303,8 @@ def parse_rule(value: object) -> Rule:
         raise DateError(
             f"rule {text!r}: COUNT and DTSTART are not supported (the rule is evaluated per year; end it with UNTIL=YYYYMMDD)"
         )
-    start = datetime.datetime(1, 1, 1)
+    utc = datetime.UTC if re.search(r"UNTIL=\d{8}T\d{6}Z", text, re.IGNORECASE) else None
+    start = datetime.datetime(1, 1, 1, tzinfo=utc)
     try:
         first = _rrule(text, start).after(start, inc=True)
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:

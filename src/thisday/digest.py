@@ -16,6 +16,7 @@ import calendar as _calendar
 import datetime
 import email.errors
 import email.utils
+import hashlib
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -332,9 +333,14 @@ def sender_address(settings: Settings) -> Address:
         raise ConfigError(f"{settings.source or 'thisday.toml'}: {exc}") from None
 
 
-def message_id(day: datetime.date, label: str) -> str:
-    """Stable per date and list: re-rendering or re-sending a day's digest gives the same Message-ID."""
-    return f"<digest-{day.isoformat()}@{label}>"
+def message_id(day: datetime.date, label: str, recipient: str | None = None, *, test: bool = False) -> str:
+    """Stable per date, list and recipient: re-sending a day's digest to someone gives the same Message-ID, while
+    each recipient's copy (its own To and unsubscribe link) has its own, as RFC 5322 asks. A test send's id is
+    marked, so a mail provider that drops repeated ids never swallows the real digest because of a test."""
+    local = f"digest-{day.isoformat()}"
+    if recipient:
+        local += "." + hashlib.sha256(recipient.strip().lower().encode()).hexdigest()[:12]
+    return f"<{'test-' if test else ''}{local}@{label}>"
 
 
 def _list_id(settings: Settings, label: str) -> str:
@@ -356,6 +362,7 @@ def build_message(
     to: str | None = None,
     parts: DigestParts | None = None,
     env: jinja2.Environment | None = None,
+    test: bool = False,
 ) -> EmailMessage:
     """The day's digest as a complete message to ``to`` (default: undisclosed recipients), dated ``now``.
 
@@ -381,7 +388,7 @@ def build_message(
     msg["From"] = sender
     msg["To"] = to_header
     msg["Date"] = email.utils.format_datetime(now)
-    msg["Message-ID"] = message_id(selection.on, label)
+    msg["Message-ID"] = message_id(selection.on, label, recipient or None, test=test)
     msg["List-Id"] = _list_id(settings, label)
     url = unsubscribe_url(settings, recipient)
     if url:

@@ -16,7 +16,6 @@ import difflib
 import json
 import os
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import yaml
 
 from .dates import days_in_month, parse_historic_date, parse_rule
 from .errors import DateError, EntryError
+from .markup import slugify
 from .model import Calendar, Entry, HistoricDate, Kind, Location, Precision, Problem, Source
 
 FIELDS = ("id", "title", "date", "calendar", "observe", "kind", "rule", "tags", "featured", "sources", "body")
@@ -54,10 +54,25 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
     """Safe loading (libyaml's parser when available; it keeps line marks), without timestamp conversion."""
 
 
+# YAML 1.2 core rules instead of PyYAML's YAML 1.1 ones, so that what editors write means what it says:
+# dates stay text (no timestamp conversion), only true/false are booleans ("No" stays a word), and integers
+# are decimal (an unquoted -0043 is 44 BC, not an octal number).
+_REPLACED = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int"}
 _Loader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    key: [(tag, regexp) for tag, regexp in resolvers if tag not in _REPLACED]
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
+
+
+def _decimal_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    return int(str(loader.construct_scalar(node)), 10)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _decimal_int)
 
 
 @dataclass(frozen=True)
@@ -267,12 +282,6 @@ def read_json_list(text: str, rel: str) -> tuple[list[_Raw], list[Problem]]:
 # Validation
 
 
-def slugify(text: str, limit: int = 60) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:limit].rstrip("-") or "entry"
-
-
 def _suggest(word: str, options: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
@@ -446,7 +455,7 @@ def validate(raw: _Raw, rel: str) -> tuple[Entry | None, list[Problem]]:
 
     date: HistoricDate | None = None
     if fields.get("date") is None:
-        if "rule" not in fields:
+        if fields.get("rule") is None:
             fail(
                 "date" if "date" in fields else None,
                 "missing date: write date: YYYY-MM-DD (or YYYY-MM, YYYY)",

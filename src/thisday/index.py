@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .dates import Rule, anniversary_key, is_leap
+from .dates import Rule, anniversary_key, place_in_year
 from .model import Entry, Feb29Policy, Precision
 
 
@@ -58,9 +58,12 @@ class CalendarIndex:
     def on(self, day: datetime.date, policy: Feb29Policy) -> list[Entry]:
         """Entries whose anniversary lands on ``day``: its own, leap-day ones moved here, and moveable feasts."""
         found = list(self.by_day.get((day.month, day.day), ()))
-        leap_day_moves_to = {Feb29Policy.FEB28: (2, 28), Feb29Policy.MAR1: (3, 1)}.get(policy)
-        if not is_leap(day.year) and leap_day_moves_to == (day.month, day.day):
-            found.extend(self.by_day.get((2, 29), ()))
+        if (
+            (2, 29) in self.by_day
+            and place_in_year(2, 29, day.year, policy) == day
+            and (day.month, day.day) != (2, 29)
+        ):
+            found.extend(self.by_day[(2, 29)])
         for entry in self.moveable:
             assert entry.rule is not None
             if entry.date is not None and entry.date.year > day.year:

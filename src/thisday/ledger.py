@@ -65,6 +65,9 @@ class Status(enum.Enum):
     SENDING = "sending"
     DONE = "done"
     FAILED = "failed"
+    """Did not go out, for a reason that may pass: the next run tries again."""
+    REFUSED = "refused"
+    """The server refused it for good (5xx): not tried again unless forced."""
     UNCERTAIN = "uncertain"
 
 
@@ -216,7 +219,9 @@ class Ledger:
             ),
         ]
         if force:
-            takeable.append(publications.c.status.in_([Status.DONE.value, Status.UNCERTAIN.value]))
+            takeable.append(
+                publications.c.status.in_([Status.DONE.value, Status.UNCERTAIN.value, Status.REFUSED.value])
+            )
         self._settle_dead_claim(day, channel, now, stale_after)
         with self._engine.begin() as conn:
             result = conn.execute(
@@ -302,6 +307,10 @@ class Ledger:
     def mark_failed(self, claim: Claim, now: datetime.datetime, detail: str) -> bool:
         """Record that it did not go out (``detail`` says why); a later claim may try again."""
         return self._finish(claim, Status.FAILED, now, detail)
+
+    def mark_refused(self, claim: Claim, now: datetime.datetime, detail: str) -> bool:
+        """Record a permanent refusal (``detail`` says why): not tried again unless forced."""
+        return self._finish(claim, Status.REFUSED, now, detail)
 
     def _finish(self, claim: Claim, status: Status, now: datetime.datetime, detail: str) -> bool:
         with self._engine.begin() as conn:

@@ -71,6 +71,11 @@ class SendReport:
     def ok(self) -> bool:
         return all(d.status != FAILED for d in self.deliveries)
 
+    @property
+    def retryable(self) -> bool:
+        """Some recipient failed for a reason that may pass (not a permanent refusal): worth another run."""
+        return any(d.status == FAILED and not d.permanent for d in self.deliveries)
+
     def summary(self) -> str:
         """'3 sent, 1 failed, 0 skipped', or the note when nothing was sent."""
         if not self.deliveries:
@@ -366,7 +371,7 @@ def send_digest(
                 delivery = Delivery(address, FAILED, f"not tried: {mailer.unreachable}", 0)
             else:
                 parts = shared or render_parts(selection, settings, recipient=address, env=env)
-                msg = build_message(selection, settings, now, to=address, parts=parts)
+                msg = build_message(selection, settings, now, to=address, parts=parts, test=ledger is None)
                 if ledger is not None and claim is not None and not ledger.mark_sending(claim, clock()):
                     deliveries.append(_skipped(ledger, day, address))
                     continue
@@ -381,7 +386,8 @@ def send_digest(
                     tries = "1 try" if delivery.attempts == 1 else f"{delivery.attempts} tries"
                     ledger.mark_done(claim, clock(), f"sent ({tries})")
                 else:
-                    ledger.mark_failed(claim, clock(), delivery.detail)
+                    finish = ledger.mark_refused if delivery.permanent else ledger.mark_failed
+                    finish(claim, clock(), delivery.detail)
             deliveries.append(delivery)
             if after_each is not None:
                 after_each(delivery)
@@ -390,7 +396,14 @@ def send_digest(
 
 def _skipped(ledger: Ledger, day: datetime.date, address: str) -> Delivery:
     record = ledger.get(day, digest_channel(address))
-    if record is not None and record.status is Status.DONE and record.finished_at is not None:
+    if record is not None and record.finished_at is not None:
         when = record.finished_at.strftime("%Y-%m-%d %H:%M UTC")
-        return Delivery(address, SKIPPED, f"already sent at {when} (--force sends again)")
+        if record.status is Status.DONE:
+            return Delivery(address, SKIPPED, f"already sent at {when} (--force sends again)")
+        if record.status is Status.REFUSED:
+            return Delivery(
+                address, SKIPPED, f"refused by the server at {when}: {record.detail} (--force tries again)"
+            )
+        if record.status is Status.UNCERTAIN:
+            return Delivery(address, SKIPPED, f"delivery uncertain since {when} (--force sends again)")
     return Delivery(address, SKIPPED, "being sent by another thisday process")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import html as _html
 import re
+import unicodedata
 from typing import TYPE_CHECKING
 
 import nh3
@@ -62,3 +63,9 @@ def plain_text(text: str) -> str:
     text = "\n".join(line.rstrip() for line in _html.unescape(stripped).strip().splitlines())
     text = re.sub(r"\n{3,}", "\n\n", text)
     return _LIST_GAP.sub(r"\1\n", text)
+
+
+def slugify(text: str, limit: int = 60) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:limit].rstrip("-") or "entry"

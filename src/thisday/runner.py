@@ -83,8 +83,15 @@ def publish_due(
     window = settings.daemon.catch_up_days
     feed_days = _due(ledger, daily, now, window, FEEDS_CHANNEL)
     digest_due = _due(ledger, daily, now, window, DIGEST_CHANNEL)
-    recipients = configured_recipients(settings)
-    to_send = digests_to_send(daily, now, digest_due, settings.digest.catch_up) if recipients else []
+    try:
+        recipients = configured_recipients(settings)
+    except ThisdayError as exc:  # a broken recipients file must not stop the feeds
+        recipients = ()
+        report.errors.append(f"digest: {exc}")
+        log.error("%s: digest: %s", daily.last_due_day(now).isoformat(), exc)
+    # A new installation sends its first digest on time, never a late one for a day before it was set up.
+    policy = settings.digest.catch_up if ledger.first(DIGEST_CHANNEL) else "none"
+    to_send = digests_to_send(daily, now, digest_due, policy) if recipients else []
     if not feed_days and not to_send and not (recipients and digest_due):
         return report
 
@@ -126,10 +133,12 @@ def publish_due(
             if day_claim is None:
                 continue
             if day not in to_send:
-                ledger.mark_done(
-                    day_claim, stamp(), f"skipped: digest.catch_up is {settings.digest.catch_up!r}"
-                )
-                log.info("%s: digest: skipped (catch_up = %s)", day.isoformat(), settings.digest.catch_up)
+                if policy == settings.digest.catch_up:
+                    why = f"digest.catch_up is {policy!r}"
+                else:
+                    why = "thisday was started after its publish time"
+                ledger.mark_done(day_claim, stamp(), f"skipped: {why}")
+                log.info("%s: digest: skipped (%s)", day.isoformat(), why)
                 continue
             selection = day_selection(loaded.index, day, settings)
             try:
@@ -143,11 +152,16 @@ def publish_due(
                 continue
             report.digests.append(sent)
             summary = sent.summary()
+            failed = "; ".join(f"{d.address}: {d.detail}" for d in sent.deliveries if d.status == FAILED)
             if sent.ok:
                 ledger.mark_done(day_claim, stamp(), summary)
                 log.info("%s: digest: %s", day.isoformat(), summary)
+            elif (
+                not sent.retryable
+            ):  # only permanent refusals: the day is done; those recipients are 'refused'
+                ledger.mark_done(day_claim, stamp(), f"{summary} (refused: {failed})")
+                log.warning("%s: digest: %s (refused: %s)", day.isoformat(), summary, failed)
             else:
-                failed = "; ".join(f"{d.address}: {d.detail}" for d in sent.deliveries if d.status == FAILED)
                 ledger.mark_failed(day_claim, stamp(), f"{summary} ({failed})")
                 log.error("%s: digest: %s (%s)", day.isoformat(), summary, failed)
     return report

@@ -25,6 +25,7 @@ from .dates import (
     years_ago,
 )
 from .index import CalendarIndex
+from .markup import slugify
 from .model import DaySelection, Entry, Feb29Policy, Kind, Occurrence
 
 
@@ -88,7 +89,7 @@ def select(
 
     ``kinds`` and ``tags`` keep entries of any of the given kinds / carrying any of the given tags.
     """
-    tag_set = {t.lower() for t in tags} if tags else None
+    tag_set = {slugify(t, limit=40) for t in tags} if tags else None  # as entries' tags are written
     found: list[Occurrence] = []
     for entry in index.on(on, policy):
         if kinds and entry.kind not in kinds:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..dates import MONTHS, days_in_month, format_year
-from ..entries import _Raw, slugify, validate
+from ..entries import _Raw, validate
+from ..markup import slugify
 from ..model import Calendar
 
 # Reason codes, each with what it means: the summary counts rejects by these.
