@@ -198,7 +198,7 @@ def test_an_unwritable_feeds_folder_is_a_one_line_error(tmp_path: Path) -> None:
     settings = Settings(entries=FIXTURES, feeds_dir=blocker, timezone="UTC")
     index = CalendarIndex.build(load_tree(FIXTURES).entries)
     now = datetime.datetime(2026, 7, 12, 6, tzinfo=datetime.UTC)
-    with pytest.raises(PublishError, match=r"check that .*feeds is a writable folder"):
+    with pytest.raises(PublishError, match=r"cannot write .*feeds/.*check that its folder is writable"):
         build_site(settings, index, datetime.date(2026, 7, 12), now)
 
 

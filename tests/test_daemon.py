@@ -317,14 +317,15 @@ def test_two_daemons_on_one_ledger_send_each_digest_once(tmp_path: Path, smtp: t
 
 
 def test_new_install_sends_no_late_digest(tmp_path: Path, smtp: tuple[Recorder, int]) -> None:
-    """Started for the first time at 05:00, the daemon builds the site but sends no late digest for yesterday."""
+    """Started for the first time at 05:00, the daemon builds the site but sends no digest for yesterday; today's
+    goes out at 06:00."""
     recorder, port = smtp
     settings = settings_for(tmp_path, port)
     with Ledger.from_settings(settings) as ledger:
         first = publish_due(settings, at(12, 5, 0), ledger)
         assert first.feeds_published == [datetime.date(2026, 7, 11)] and recorder.messages == []
         skipped = ledger.get(datetime.date(2026, 7, 11), DIGEST_CHANNEL)
-        assert skipped is not None and "started after its publish time" in skipped.detail
+        assert skipped is not None and "before thisday was set up" in skipped.detail
         publish_due(settings, at(12, 6, 0), ledger)
     assert len(recorder.messages) == len(RECIPIENTS)  # the first digest is the one due next, on time
 
@@ -342,3 +343,31 @@ def test_broken_recipients_file_does_not_stop_the_feeds(tmp_path: Path, smtp: tu
         report = publish_due(settings, at(12, 6, 0), ledger)
     assert report.feeds_published == [datetime.date(2026, 7, 12)]
     assert report.errors and "missing.txt" in report.errors[0]
+
+
+def test_uncertain_recipient_is_resent_on_purpose_and_recorded(
+    tmp_path: Path, smtp: tuple[Recorder, int]
+) -> None:
+    """`send DATE --to ADDRESS --force` resends to one uncertain recipient through the ledger, which records it."""
+    import socket
+
+    recorder, port = smtp
+    config = write_config(tmp_path, port)
+    settings = load_settings(config, state_dir=tmp_path / "state")
+    day = datetime.date(2026, 7, 12)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True
+    )
+    owner = f"{socket.gethostname()}:{int(dead.stdout)}"
+    with Ledger.from_settings(settings) as ledger:
+        claim = ledger.claim(day, "digest:ada@example.org", at(12, 6, 0), owner=owner)
+        assert claim is not None and ledger.mark_sending(claim, at(12, 6, 0))
+        assert ledger.claim(day, "digest:ada@example.org", at(12, 7, 0)) is None  # now uncertain
+    env = {"THISDAY_STATE_DIR": str(tmp_path / "state")}
+    args = ["--config", str(config), "send", "2026-07-12", "--to", "ada@example.org"]
+    result = CliRunner().invoke(main, [*args, "--force"], env=env)
+    assert result.exit_code == 0, result.output
+    assert recorder.recipients() == ["ada@example.org"]
+    with Ledger.from_settings(settings) as ledger:
+        record = ledger.get(day, "digest:ada@example.org")
+        assert record is not None and record.status is Status.DONE

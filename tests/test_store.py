@@ -9,6 +9,8 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from thisday.entries import load_tree
 from thisday.index import CalendarIndex
 from thisday.model import Feb29Policy
@@ -140,3 +142,24 @@ def test_json_items_are_validated_when_read_and_by_check(tmp_path: Path) -> None
         assert store.counts()[0] == 1  # after check, only the valid entry is counted
     loaded = load_days(root, tmp_path / "state", None, Feb29Policy.FEB28, check=True)
     assert len(loaded.problems) == 2 and loaded.entries == 1
+
+
+def test_a_locked_index_is_not_deleted(tmp_path: Path) -> None:
+    """While another process holds the index's lock, opening it fails cleanly and deletes nothing."""
+    import sqlite3
+
+    root = tree(tmp_path)
+    db_path = tmp_path / "i.sqlite"
+    with IndexStore(db_path, root) as store:
+        store.refresh()
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            IndexStore(db_path, root, timeout=0.2)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with IndexStore(db_path, root) as store:
+        assert store.refresh().parsed == 0  # the index survived: nothing to re-parse

@@ -263,12 +263,14 @@ def digest(app: AppContext, date: str | None, output: Path | None, to: str | Non
     "to",
     multiple=True,
     metavar="ADDRESS",
-    help="Send a test message to ADDRESS only (repeatable); test sends are not recorded in the ledger.",
+    help="Send to ADDRESS only (repeatable): a test message, not recorded in the ledger; with --force, a resend "
+    "that is recorded.",
 )
 @click.option(
     "--force",
     is_flag=True,
-    help="Send again to recipients the ledger says already got DATE's digest.",
+    help="Send again to recipients the ledger shows as done, refused or uncertain for DATE (all of them, or those "
+    "named with --to).",
 )
 @pass_app
 @handle_errors
@@ -285,10 +287,10 @@ def send(app: AppContext, date: str | None, to: tuple[str, ...], force: bool) ->
     loaded = app.load_days([on])
     warn_problems(loaded)
     selection = day_selection(loaded.index, on, app.settings)
-    if to:
+    if to and not force:
         report = mail.send_digest(selection, app.settings, to, clock=app.now, send_empty=True)
     else:
-        recipients = mail.configured_recipients(app.settings)
+        recipients = to or mail.configured_recipients(app.settings)
         with Ledger.from_settings(app.settings) as ledger:
             report = mail.send_digest(
                 selection, app.settings, recipients, clock=app.now, ledger=ledger, force=force

@@ -42,8 +42,8 @@ GENERATOR = "thisday"
 
 
 def window(on: datetime.date, days: int) -> list[datetime.date]:
-    """The ``days`` days ending at ``on``, newest first."""
-    return [on - datetime.timedelta(days=i) for i in range(days)]
+    """The ``days`` days ending at ``on``, newest first (fewer near 1 January AD 1, where the calendar starts)."""
+    return [on - datetime.timedelta(days=i) for i in range(min(days, on.toordinal()))]
 
 
 def item_time(day: datetime.date, now: datetime.datetime, offset: int = 0) -> datetime.datetime:

@@ -151,14 +151,22 @@ class Ledger:
                 f"ledger URL {url!r} is not a SQLAlchemy URL: set daemon.ledger_url in thisday.toml "
                 "(e.g. sqlite:///state/ledger.sqlite) or leave it empty for the default"
             ) from None
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
-        self._engine: Engine = create_engine(url)
         try:
+            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self._engine: Engine = create_engine(url)
             _metadata.create_all(self._engine)
         except OperationalError as exc:
             raise PublishError(f"cannot open the ledger at {url}: {exc.orig}") from None
+        except OSError as exc:
+            raise PublishError(
+                f"cannot create the ledger's folder for {url}: {exc.strerror or exc}; set state_dir or daemon.ledger_url"
+            ) from None
+        except ModuleNotFoundError as exc:
+            raise PublishError(
+                f"the ledger URL {url} needs the database driver '{exc.name}': pip install it, or use sqlite"
+            ) from None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Ledger:

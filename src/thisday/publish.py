@@ -22,9 +22,17 @@ from .site import FEED_FORMATS, SiteRenderer, day_path, feed_path, published_fee
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename).
+
+    Raises :class:`PublishError` naming the path when the folder cannot be made or written.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise PublishError(
+            f"cannot write {path}: {exc.strerror or exc}; check that its folder is writable"
+        ) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -32,9 +40,11 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise PublishError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
 
 
@@ -96,12 +106,7 @@ def build_site(
     written: list[Path] = []
     for rel, data in render_site(settings, index, on, now, days):
         path = settings.feeds_dir / rel
-        try:
-            atomic_write(path, data)
-        except OSError as exc:
-            raise PublishError(
-                f"cannot write {path}: {exc.strerror or exc}; check that {settings.feeds_dir} is a writable folder"
-            ) from None
+        atomic_write(path, data)
         written.append(path)
         if progress is not None:
             progress(path)

@@ -89,9 +89,10 @@ def publish_due(
         recipients = ()
         report.errors.append(f"digest: {exc}")
         log.error("%s: digest: %s", daily.last_due_day(now).isoformat(), exc)
-    # A new installation sends its first digest on time, never a late one for a day before it was set up.
-    policy = settings.digest.catch_up if ledger.first(DIGEST_CHANNEL) else "none"
-    to_send = digests_to_send(daily, now, digest_due, policy) if recipients else []
+    to_send = digests_to_send(daily, now, digest_due, settings.digest.catch_up) if recipients else []
+    new_install = ledger.first(DIGEST_CHANNEL) is None
+    if new_install:  # a first digest is today's (once due), never one for a day before thisday was set up
+        to_send = [day for day in to_send if day == daily.local_day(now)]
     if not feed_days and not to_send and not (recipients and digest_due):
         return report
 
@@ -133,10 +134,10 @@ def publish_due(
             if day_claim is None:
                 continue
             if day not in to_send:
-                if policy == settings.digest.catch_up:
-                    why = f"digest.catch_up is {policy!r}"
+                if new_install:
+                    why = "before thisday was set up to send digests"
                 else:
-                    why = "thisday was started after its publish time"
+                    why = f"digest.catch_up is {settings.digest.catch_up!r}"
                 ledger.mark_done(day_claim, stamp(), f"skipped: {why}")
                 log.info("%s: digest: skipped (%s)", day.isoformat(), why)
                 continue

@@ -261,8 +261,10 @@ class SiteRenderer:
     def _page(self, name: str, selection: DaySelection, window: Sequence[datetime.date], root: str) -> bytes:
         day = day_view(self.settings, selection)
         days = sorted(window, reverse=True)
-        previous = day.on - datetime.timedelta(days=1)
-        following = day.on + datetime.timedelta(days=1)
+        # neighbours from the window itself (no date arithmetic, so 1 January AD 1 and 31 December 9999 work)
+        at = days.index(day.on) if day.on in days else -1
+        previous = days[at + 1] if 0 <= at < len(days) - 1 and (day.on - days[at + 1]).days == 1 else None
+        following = days[at - 1] if at > 0 and (days[at - 1] - day.on).days == 1 else None
         html = self._render(
             name,
             day=day,
@@ -270,8 +272,8 @@ class SiteRenderer:
             base_url=base_url(self.settings),
             feeds=feed_links(self.settings),
             recent=[(d, day_path(d), describe_day(d)) for d in days],
-            previous=(day_path(previous), describe_day(previous)) if previous in days else None,
-            following=(day_path(following), describe_day(following)) if following in days else None,
+            previous=(day_path(previous), describe_day(previous)) if previous else None,
+            following=(day_path(following), describe_day(following)) if following else None,
         )
         return html.encode("utf-8")
 

@@ -82,6 +82,21 @@ def _slot(entry: Entry) -> tuple[str, int | None, int | None]:
     return "undated", None, None
 
 
+class _Foreign(Exception):
+    """The index file belongs to another version of thisday or another entries folder."""
+
+
+def _stored(db: sqlite3.Connection, key: str) -> str | None:
+    """A value from the meta table; None when the table does not exist yet (a new index)."""
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return None
+        raise
+    return None if row is None else str(row[0])
+
+
 def _signature(stat: os.stat_result) -> tuple[int, int, int, int]:
     return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
 
@@ -89,34 +104,45 @@ def _signature(stat: os.stat_result) -> tuple[int, int, int, int]:
 class IndexStore:
     """The SQLite index of one entries folder. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, db_path: Path, root: Path) -> None:
+    def __init__(self, db_path: Path, root: Path, *, timeout: float = 60.0) -> None:
         if not root.is_dir():
             raise EntryError(f"{root}: entries folder not found; create it or pass --entries PATH")
         self.root = root.resolve()
         self.db_path = db_path
+        self.timeout = timeout
+        """Seconds to wait for another process's lock before giving up."""
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self._db = self._open()
         self.read_problems: list[Problem] = []
         """Problems found in entries read since the last refresh (JSON items are validated when read)."""
 
     def _open(self) -> sqlite3.Connection:
+        """Open the index; rebuild it only when the file is not a database or is from another version or folder.
+
+        A database that is locked or busy (another process is rebuilding it) is never deleted: the error is
+        raised, and :func:`load_days` falls back to reading the tree.
+        """
         for attempt in range(2):
-            db = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
+            db = sqlite3.connect(self.db_path, timeout=self.timeout, isolation_level=None)
             try:
                 db.execute("PRAGMA journal_mode=WAL")
+                version = _stored(db, "schema")
+                if version is not None and (
+                    version != self._version() or _stored(db, "root") != str(self.root)
+                ):
+                    raise _Foreign()
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.executescript(_SCHEMA)
                 for statement in _INDEXES:
                     db.execute(statement)
-                row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-                root_row = db.execute("SELECT value FROM meta WHERE key = 'root'").fetchone()
-                if row is None:
+                if version is None:
                     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (self._version(),))
                     db.execute("INSERT OR REPLACE INTO meta VALUES ('root', ?)", (str(self.root),))
-                elif row[0] != self._version() or (root_row and root_row[0] != str(self.root)):
-                    raise sqlite3.DatabaseError("index from another version or folder")
                 return db
-            except sqlite3.DatabaseError:
+            except sqlite3.OperationalError:
+                db.close()
+                raise
+            except (sqlite3.DatabaseError, _Foreign):
                 db.close()
                 if attempt:
                     raise

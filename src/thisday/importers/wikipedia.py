@@ -93,6 +93,10 @@ def day_files(source: Path) -> list[Path]:
     from . import ImportSourceError
 
     if source.is_file():
+        if _DAY_FILE_RE.match(source.name) is None:
+            raise ImportSourceError(
+                f"{source}: not a day file: day files are named MM-DD.json (07-12.json); give one, or their folder"
+            )
         return [source]
     if (source / "days").is_dir():
         source = source / "days"
