@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import difflib
 import email
 import email.policy
-import os
 import re
 from email.message import EmailMessage
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from golden_files import check_golden
 from thisday.cli import main
 from thisday.config import DigestSettings, Settings, SiteSettings
 from thisday.digest import (
@@ -71,23 +70,6 @@ def part(msg: EmailMessage, subtype: str) -> str:
     return str(body.get_content()).replace("\r\n", "\n")
 
 
-def check_golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("THISDAY_REGEN_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(actual, encoding="utf-8")
-    if not path.is_file():
-        pytest.fail(f"golden/{name} is missing: run with THISDAY_REGEN_GOLDEN=1 to create it, then review it")
-    expected = path.read_text(encoding="utf-8")
-    if actual != expected:
-        diff = "".join(
-            difflib.unified_diff(
-                expected.splitlines(True), actual.splitlines(True), f"golden/{name}", "actual"
-            )
-        )
-        pytest.fail(f"{name} differs from the golden file (THISDAY_REGEN_GOLDEN=1 to accept):\n{diff}")
-
-
 def entry(title: str, body: str = "", featured: bool = False) -> Occurrence:
     e = Entry(
         id="x",
@@ -108,20 +90,20 @@ def entry(title: str, body: str = "", featured: bool = False) -> Occurrence:
 def test_golden_text_part() -> None:
     """The plain-text part of 12 July 2026 (fixture entries) is exactly the reviewed golden file."""
     msg = parse(build_message(selection_on(DAY), settings(), NOW, to="reader@example.org"))
-    check_golden("digest.txt", part(msg, "plain"))
+    check_golden(GOLDEN / "digest.txt", part(msg, "plain"))
 
 
 def test_golden_html_part() -> None:
     """The HTML part of 12 July 2026, CSS inlined, is exactly the reviewed golden file."""
     msg = parse(build_message(selection_on(DAY), settings(), NOW, to="reader@example.org"))
-    check_golden("digest.html", part(msg, "html"))
+    check_golden(GOLDEN / "digest.html", part(msg, "html"))
 
 
 def test_golden_headers() -> None:
     """The message's headers for 12 July 2026 (the MIME boundary, which is random, normalised)."""
     raw = message_bytes(build_message(selection_on(DAY), settings(), NOW, to="reader@example.org"))
     head = raw.decode("ascii").split("\r\n\r\n", 1)[0].replace("\r\n", "\n") + "\n"
-    check_golden("digest.headers", re.sub(r'boundary="[^"]+"', 'boundary="BOUNDARY"', head))
+    check_golden(GOLDEN / "digest.headers", re.sub(r'boundary="[^"]+"', 'boundary="BOUNDARY"', head))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import difflib
 import email.utils
 import html.parser
-import os
 import re
 import shutil
 import zoneinfo
@@ -19,6 +17,7 @@ import feedparser
 import pytest
 from lxml import etree  # type: ignore[import-untyped]  # no stubs; lxml comes with feedgen
 
+from golden_files import check_golden
 from thisday.config import FeedSettings, Settings, SiteSettings
 from thisday.entries import load_tree
 from thisday.feeds import build_feed, item_id, window
@@ -283,16 +282,6 @@ def test_golden_entry_feed() -> None:
     """A filtered feed with one item per entry (births, as RSS) is exactly the golden file."""
     feed = FeedSettings(name="births", kinds=(Kind.BIRTH,), items="entry", days=3)
     check_golden(GOLDEN / "feed.births.rss", feed_bytes(settings_for(), index_of(), feed, "rss"))
-
-
-def check_golden(path: Path, data: bytes) -> None:
-    if os.environ.get("THISDAY_REGEN_GOLDEN") == "1":
-        path.write_bytes(data)
-    assert path.exists(), f"{path} is missing: run with THISDAY_REGEN_GOLDEN=1 to create it"
-    expected = path.read_text(encoding="utf-8")
-    actual = data.decode("utf-8")
-    diff = "".join(difflib.unified_diff(expected.splitlines(True), actual.splitlines(True), str(path), "now"))
-    assert actual == expected, f"{path.name} differs (THISDAY_REGEN_GOLDEN=1 to accept):\n{diff}"
 
 
 @pytest.mark.parametrize("fmt", ["atom", "rss"])

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import difflib
 import html.parser
-import os
 from pathlib import Path
 
 import pytest
 
+from golden_files import check_golden
 from thisday.config import FeedSettings, Settings, SiteSettings
 from thisday.entries import load_tree
 from thisday.errors import ConfigError
@@ -75,16 +74,6 @@ def pages(settings: Settings = SETTINGS, on: datetime.date = ON, days: int = 3) 
     selection = day_selection(index, on, settings)
     site_days = window(on, days)
     return renderer.index_page(selection, site_days), renderer.day_page(selection, site_days)
-
-
-def check_golden(path: Path, data: bytes) -> None:
-    if os.environ.get("THISDAY_REGEN_GOLDEN") == "1":
-        path.write_bytes(data)
-    assert path.exists(), f"{path} is missing: run with THISDAY_REGEN_GOLDEN=1 to create it"
-    expected = path.read_text(encoding="utf-8")
-    actual = data.decode("utf-8")
-    diff = "".join(difflib.unified_diff(expected.splitlines(True), actual.splitlines(True), str(path), "now"))
-    assert actual == expected, f"{path.name} differs (THISDAY_REGEN_GOLDEN=1 to accept):\n{diff}"
 
 
 def test_golden_pages() -> None:

@@ -7,7 +7,6 @@ key suggested), so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 import tomllib
 import types
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import ConfigError
+from .errors import ConfigError, suggest
 from .model import Feb29Policy, Kind
 
 DEFAULT_CONFIG_NAME = "thisday.toml"
@@ -130,11 +129,6 @@ def local_zone_name() -> str:
 # Reading
 
 
-def _suggest(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def _convert(value: Any, hint: Any, where: str, base: Path) -> Any:
     origin = typing.get_origin(hint)
     if origin in (types.UnionType, typing.Union):
@@ -177,7 +171,7 @@ def _section(data: Any, cls: type[T], where: str, base: Path) -> T:
     for key, value in data.items():
         if key not in names:
             prefix = f"{where}." if where else ""
-            hint = _suggest(key, names)
+            hint = suggest(key, names)
             if hint and prefix:
                 hint = hint.replace("'", f"'{prefix}", 1)
             raise ConfigError(f"unknown setting '{prefix}{key}'{hint}")

@@ -78,10 +78,6 @@ def julian_to_gregorian(year: int, month: int, day: int) -> tuple[int, int, int]
     return from_jdn(to_jdn(year, month, day, Calendar.JULIAN), Calendar.GREGORIAN)
 
 
-def gregorian_to_julian(year: int, month: int, day: int) -> tuple[int, int, int]:
-    return from_jdn(to_jdn(year, month, day, Calendar.GREGORIAN), Calendar.JULIAN)
-
-
 # ---------------------------------------------------------------------------------------------
 # Parsing the date field
 

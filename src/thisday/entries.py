@@ -12,7 +12,6 @@ A bad entry is reported as a :class:`Problem` (``path:line: message``) and skipp
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -24,7 +23,7 @@ from typing import Any
 import yaml
 
 from .dates import days_in_month, parse_historic_date, parse_rule
-from .errors import DateError, EntryError
+from .errors import DateError, EntryError, suggest
 from .markup import slugify
 from .model import Calendar, Entry, HistoricDate, Kind, Location, Precision, Problem, Source
 
@@ -282,15 +281,10 @@ def read_json_list(text: str, rel: str) -> tuple[list[_Raw], list[Problem]]:
 # Validation
 
 
-def _suggest(word: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def _enum_value(value: Any, enum_type: type[Kind] | type[Calendar], field: str) -> Any:
     options = [member.value for member in enum_type]
     if not isinstance(value, str) or value.strip().lower() not in options:
-        hint = _suggest(str(value).lower(), options) if isinstance(value, str) else ""
+        hint = suggest(str(value).lower(), options) if isinstance(value, str) else ""
         raise _FieldError(field, f"{field} must be one of {', '.join(options)}, not {value!r}{hint}")
     return enum_type(value.strip().lower())
 
@@ -322,7 +316,7 @@ def _sources(value: Any) -> tuple[Source, ...]:
         if unknown:
             raise _FieldError(
                 "sources",
-                f"unknown source field '{unknown[0]}'{_suggest(str(unknown[0]), SOURCE_FIELDS)}: a source has title and url",
+                f"unknown source field '{unknown[0]}'{suggest(str(unknown[0]), SOURCE_FIELDS)}: a source has title and url",
             )
         url = item.get("url")
         title = item.get("title") or url
@@ -413,7 +407,7 @@ def validate(raw: _Raw, rel: str) -> tuple[Entry | None, list[Problem]]:
 
     for key in raw.fields:
         if key not in FIELDS:
-            fail(key, f"unknown field '{key}'{_suggest(str(key), FIELDS)}")
+            fail(key, f"unknown field '{key}'{suggest(str(key), FIELDS)}")
 
     fields = raw.fields
     title = fields.get("title")

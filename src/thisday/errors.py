@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
+
+def suggest(word: str, options: Iterable[str]) -> str:
+    """' (did you mean 'title'?)' for the closest of ``options``, or '' when none is close."""
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
 
 class ThisdayError(Exception):
     """Base of all errors a user can cause. The CLI prints the message alone and exits 1."""

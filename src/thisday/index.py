@@ -47,14 +47,6 @@ class CalendarIndex:
             undated=tuple(undated),
         )
 
-    def __len__(self) -> int:
-        return (
-            sum(len(v) for v in self.by_day.values())
-            + len(self.moveable)
-            + sum(len(v) for v in self.by_month.values())
-            + len(self.undated)
-        )
-
     def on(self, day: datetime.date, policy: Feb29Policy) -> list[Entry]:
         """Entries whose anniversary lands on ``day``: its own, leap-day ones moved here, and moveable feasts."""
         found = list(self.by_day.get((day.month, day.day), ()))

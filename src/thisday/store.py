@@ -359,20 +359,11 @@ class IndexStore:
     def full(self) -> CalendarIndex:
         return CalendarIndex.build(self._entries("1"))
 
-    def in_month(self, month: int) -> list[Entry]:
-        return self._entries("slot = 'month' AND month = ?", (month,))
-
     def day_counts(self) -> dict[tuple[int, int], int]:
         rows = self._db.execute(
             "SELECT month, day, COUNT(*) FROM entries WHERE dup = 0 AND slot = 'day' GROUP BY month, day"
         )
         return {(m, d): n for m, d, n in rows}
-
-    def month_counts(self) -> dict[int, int]:
-        rows = self._db.execute(
-            "SELECT month, COUNT(*) FROM entries WHERE dup = 0 AND slot = 'month' GROUP BY month"
-        )
-        return {m: n for m, n in rows}
 
     def counts(self) -> tuple[int, int, int]:
         """(entries, files, moveable observances)."""

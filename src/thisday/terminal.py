@@ -8,7 +8,7 @@ from typing import Any
 
 from .dates import MONTHS, event_year, format_years_ago
 from .markup import plain_text
-from .model import DaySelection, Entry, Occurrence
+from .model import DaySelection, Occurrence
 
 
 def occurrence_json(occ: Occurrence) -> dict[str, Any]:
@@ -121,7 +121,3 @@ def coverage_grid(counts: dict[tuple[int, int], int], month_entries: dict[int, i
         shown = ", ".join(empty[:40]) + (f", ... ({len(empty) - 40} more)" if len(empty) > 40 else "")
         lines.append(f"Days with no entry: {shown}")
     return "\n".join(lines) + "\n"
-
-
-def entry_summary(entry: Entry) -> str:
-    return f"{entry.location}: {entry.title}"
