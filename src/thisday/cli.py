@@ -371,8 +371,8 @@ def site_preview(app: AppContext, on: datetime.date, fmt: str, feed_name: str | 
     wanted = day_path(on) if fmt == "html" else feed_path(feed, fmt)
     loaded = app.load_days(site_window(settings, on))
     warn_problems(loaded)
-    files = dict(render_site(settings, loaded.index, on, publish_time(app, on, None)))
-    return files[wanted]
+    rendered = render_site(settings, loaded.index, on, publish_time(app, on, None))
+    return next(data for path, data in rendered if path == wanted)
 
 
 @main.command()

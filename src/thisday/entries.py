@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .dates import days_in_month, parse_historic_date, parse_rule
 from .errors import DateError, EntryError, suggest
 from .markup import slugify
@@ -42,38 +40,6 @@ class LoadResult:
     files: int
 
 
-# ---------------------------------------------------------------------------------------------
-# YAML that keeps dates as text and knows the line of every key
-
-
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed
-
-
-class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """Safe loading (libyaml's parser when available; it keeps line marks), without timestamp conversion."""
-
-
-# YAML 1.2 core rules instead of PyYAML's YAML 1.1 ones, so that what editors write means what it says:
-# dates stay text (no timestamp conversion), only true/false are booleans ("No" stays a word), and integers
-# are decimal (an unquoted -0043 is 44 BC, not an octal number).
-_REPLACED = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int"}
-_Loader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag not in _REPLACED]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
-
-
-def _decimal_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
-    return int(str(loader.construct_scalar(node)), 10)
-
-
-_Loader.add_constructor("tag:yaml.org,2002:int", _decimal_int)
-
-
 @dataclass(frozen=True)
 class _Raw:
     """One entry's fields as found in a file, before validation, with the line of each field."""
@@ -84,50 +50,6 @@ class _Raw:
     body_line: int | None = None
     span: tuple[int, int] | None = None
     """Character offsets of the item in its file (JSON bulk files), so an index can re-read just this item."""
-
-
-def _yaml_problem(exc: yaml.YAMLError, text: str, path: str, line_offset: int) -> Problem:
-    """A YAML error as a path:line problem: the line of the problem (or of the unclosed bracket)."""
-    if isinstance(exc, yaml.reader.ReaderError):
-        line = text[: exc.position].count("\n") + 1 + line_offset
-        return Problem(Location(path, line), f"character {exc.character!r} is not allowed in YAML; remove it")
-    if not isinstance(exc, yaml.MarkedYAMLError):
-        return Problem(Location(path, 1 + line_offset), f"YAML error: {exc}")
-    mark = exc.problem_mark or exc.context_mark
-    at_end = exc.problem_mark is None or exc.problem_mark.index >= len(text.rstrip())
-    if exc.context_mark is not None and at_end:
-        mark = exc.context_mark  # an unclosed bracket or quote: point at where it opened
-    line = (mark.line + 1 if mark else 1) + line_offset
-    what = exc.problem or "syntax error"
-    if exc.context and mark is exc.context_mark:
-        what = f"{exc.context} that is never closed ({what})"
-    return Problem(
-        Location(path, line),
-        f"YAML syntax error: {what}; check the indentation and put text containing ': ' or '#' in quotes",
-    )
-
-
-def _yaml_items(text: str, path: str, line_offset: int = 0) -> tuple[Any, list[Problem]]:
-    """Compose a YAML document; return ((loader, node), problems)."""
-    try:
-        loader = _Loader(text)
-        try:
-            node = loader.get_single_node()
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        return None, [_yaml_problem(exc, text, path, line_offset)]
-    return (loader, node), []
-
-
-def _raw_from_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, line_offset: int) -> _Raw:
-    fields: dict[str, Any] = {}
-    lines: dict[str, int] = {}
-    for key_node, value_node in node.value:
-        key = str(key_node.value)
-        lines[key] = key_node.start_mark.line + 1 + line_offset
-        fields[key] = loader.construct_object(value_node, deep=True)
-    return _Raw(fields, lines, node.start_mark.line + 1 + line_offset)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,71 +68,6 @@ def read_text(path: Path, rel: str) -> tuple[str | None, list[Problem]]:
                 f"file is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); save it as UTF-8",
             )
         ]
-
-
-def read_markdown(text: str, rel: str) -> tuple[list[_Raw], list[Problem]]:
-    lines = text.split("\n")
-    if not lines or lines[0].strip() != "---":
-        return [], [
-            Problem(
-                Location(rel, 1),
-                "a Markdown entry starts with a '---' line, then YAML front matter, then '---'",
-            )
-        ]
-    try:
-        end = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
-    except StopIteration:
-        return [], [Problem(Location(rel, 1), "front matter is not closed: add a '---' line after it")]
-    parsed, problems = _yaml_items("\n".join(lines[1:end]), rel, line_offset=1)
-    if problems:
-        return [], problems
-    loader, node = parsed
-    if not isinstance(node, yaml.MappingNode):
-        return [], [
-            Problem(Location(rel, 2), "front matter must be 'field: value' lines (title:, date:, ...)")
-        ]
-    raw = _raw_from_mapping(loader, node, line_offset=1)
-    if "body" in raw.fields:
-        return [], [
-            Problem(
-                Location(rel, raw.lines["body"]),
-                "a Markdown entry's body is the text after the front matter, not a body: field",
-            )
-        ]
-    body = "\n".join(lines[end + 1 :]).strip("\n")
-    raw.fields["body"] = body
-    raw.lines["body"] = end + 2
-    return [_Raw(raw.fields, raw.lines, 1, end + 2)], []
-
-
-def read_yaml_list(text: str, rel: str) -> tuple[list[_Raw], list[Problem]]:
-    parsed, problems = _yaml_items(text, rel)
-    if problems:
-        return [], problems
-    loader, node = parsed
-    if node is None:
-        return [], []
-    if not isinstance(node, yaml.SequenceNode):
-        line = node.start_mark.line + 1
-        return [], [
-            Problem(
-                Location(rel, line),
-                "a bulk file must be a list of entries: start each entry with '- title: ...'",
-            )
-        ]
-    raws: list[_Raw] = []
-    problems = []
-    for item in node.value:
-        if isinstance(item, yaml.MappingNode):
-            raws.append(_raw_from_mapping(loader, item, 0))
-        else:
-            problems.append(
-                Problem(
-                    Location(rel, item.start_mark.line + 1),
-                    "each list item must be an entry ('title: ...', 'date: ...')",
-                )
-            )
-    return raws, problems
 
 
 def read_json_list(text: str, rel: str) -> tuple[list[_Raw], list[Problem]]:
@@ -517,28 +374,35 @@ def validate(raw: _Raw, rel: str) -> tuple[Entry | None, list[Problem]]:
 # Trees
 
 
-def is_entry_file(path: Path) -> bool:
-    return (
-        path.suffix.lower() in ENTRY_SUFFIXES
-        and path.name.lower() != "readme.md"
-        and not path.name.startswith((".", "_"))
-    )
+def is_entry_name(name: str) -> bool:
+    """Whether a file of this name is an entry file (README.md, dotfiles and _private files are not)."""
+    lower = name.lower()
+    return lower.endswith(ENTRY_SUFFIXES) and lower != "readme.md" and not name.startswith((".", "_"))
+
+
+def scan_entry_files(root: Path) -> list[tuple[str, str]]:
+    """(relative posix path, full path) of every entry file under ``root``, sorted by relative path (the order
+    that decides which duplicate id is first). Hidden and ``_private`` folders are skipped. Plain strings and
+    ``os.scandir``, because the on-disk index runs this on every command."""
+    found: list[tuple[str, str]] = []
+    pending = [(os.fspath(root), "")]
+    while pending:
+        folder, prefix = pending.pop()
+        with os.scandir(folder) as entries:
+            for item in entries:
+                if item.name.startswith((".", "_")):
+                    continue
+                if item.is_dir():
+                    pending.append((item.path, f"{prefix}{item.name}/"))
+                elif is_entry_name(item.name):
+                    found.append((f"{prefix}{item.name}", item.path))
+    return sorted(found)
 
 
 def iter_entry_files(root: Path) -> Iterator[Path]:
-    """Entry files under ``root``, sorted by relative path (the order that decides which duplicate id is first).
-
-    Hidden and ``_private`` folders are skipped.
-    """
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith((".", "_"))]
-        for name in filenames:
-            path = Path(dirpath) / name
-            if is_entry_file(path):
-                found.append((path.relative_to(root).as_posix(), path))
-    for _, path in sorted(found):
-        yield path
+    """Entry files under ``root`` in :func:`scan_entry_files` order."""
+    for _, path in scan_entry_files(root):
+        yield Path(path)
 
 
 def load_file(path: Path, root: Path) -> tuple[list[Entry], list[Problem]]:
@@ -548,17 +412,12 @@ def load_file(path: Path, root: Path) -> tuple[list[Entry], list[Problem]]:
     if text is None:
         return [], problems
     suffix = path.suffix.lower()
-    try:
-        if suffix in (".md", ".markdown"):
-            raws, problems = read_markdown(text, rel)
-        elif suffix == ".json":
-            raws, problems = read_json_list(text, rel)
-        else:
-            raws, problems = read_yaml_list(text, rel)
-    except yaml.YAMLError as exc:  # raised while constructing values (e.g. a list used as a key)
-        return [], [_yaml_problem(exc, text, rel, 1 if suffix in (".md", ".markdown") else 0)]
-    except RecursionError:
-        return [], [Problem(Location(rel, 1), "the file nests too deeply to read; simplify its structure")]
+    if suffix == ".json":
+        raws, problems = read_json_list(text, rel)
+    else:
+        from . import yamlfiles  # YAML is imported only when a YAML or Markdown file is read
+
+        raws, problems = yamlfiles.read(text, rel, markdown=suffix in (".md", ".markdown"))
     entries = []
     for raw in raws:
         entry, entry_problems = validate(raw, rel)

@@ -24,6 +24,8 @@ _TAGS = {
 }  # fmt: skip
 _ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title", "width", "height"}, "abbr": {"title"}}
 _SCHEMES = {"http", "https", "mailto"}
+_MARKUP = re.compile(r"[\\`*_\[\]<>#&|~!]|^\s*(?:[-+=]|\d+[.)])", re.MULTILINE)
+"""Anything Markdown or HTML might make something of; a body without it is plain text as it stands."""
 _LIST_GAP = re.compile(r"^(- [^\n]*)\n\n(?=- )", re.MULTILINE)
 
 
@@ -54,6 +56,8 @@ def render_markdown(text: str) -> str:
 
 def plain_text(text: str) -> str:
     """An entry body as plain text for terminals and text email: Markdown syntax removed, paragraphs kept."""
+    if not _MARKUP.search(text):  # plain prose (most imported entries): nothing to render or remove
+        return "\n\n".join(" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip()) if p.strip())
     html = render_markdown(text)
     paragraphs = (
         html.replace("</p>", "\n\n").replace("<br>", "\n").replace("</li>", "\n").replace("</h2>", "\n\n")

@@ -10,7 +10,7 @@ import contextlib
 import datetime
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .config import Settings
@@ -64,17 +64,19 @@ def render_site(
     on: datetime.date,
     now: datetime.datetime,
     days: int | None = None,
-) -> list[tuple[str, bytes]]:
+) -> Iterator[tuple[str, bytes]]:
     """Every file of the site for a build on ``on`` at publish time ``now``, as (path in feeds/, bytes).
 
     In writing order: the day pages first (oldest first), then the feeds, then ``index.html``, so that
     whatever a feed item or the index links to is already there when the link appears. ``days`` overrides
-    every feed's window (``--days``). Pure: nothing is written.
+    every feed's window (``--days``). Pure: nothing is written. A generator, so that a build holds one
+    file's bytes at a time, however big the corpus.
     """
     renderer = SiteRenderer.create(settings)
     site_days = site_window(settings, on, days)
     pages = {d: day_selection(index, d, settings) for d in site_days}
-    files = [(day_path(d), renderer.day_page(pages[d], site_days)) for d in reversed(site_days)]
+    for d in reversed(site_days):
+        yield day_path(d), renderer.day_page(pages[d], site_days)
     for feed in published_feeds(settings):
         feed_days = window(on, days or feed.days)
         if not feed.kinds and not feed.tags:
@@ -84,9 +86,8 @@ def render_site(
                 day_selection(index, d, settings, kinds=feed.kinds, tags=feed.tags) for d in feed_days
             ]
         for fmt in FEED_FORMATS:
-            files.append((feed_path(feed, fmt), build_feed(settings, feed, selections, now, fmt, renderer)))
-    files.append(("index.html", renderer.index_page(pages[on], site_days)))
-    return files
+            yield feed_path(feed, fmt), build_feed(settings, feed, selections, now, fmt, renderer)
+    yield "index.html", renderer.index_page(pages[on], site_days)
 
 
 def build_site(

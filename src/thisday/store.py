@@ -28,12 +28,12 @@ from pathlib import Path
 
 from .dates import anniversary_key
 from .entries import (
-    iter_entry_files,
     load_file,
     load_tree,
     quick_day,
     read_json_list,
     read_text,
+    scan_entry_files,
     validate,
     validate_json_item,
 )
@@ -41,7 +41,7 @@ from .errors import EntryError
 from .index import CalendarIndex
 from .model import Entry, Feb29Policy, Location, Precision, Problem
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS entries (
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS entries_day ON entries (slot, month, day)",
     "CREATE INDEX IF NOT EXISTS entries_id ON entries (id)",
+    "CREATE INDEX IF NOT EXISTS entries_dups ON entries (path, pos) WHERE dup = 1",
 )
 
 
@@ -171,9 +172,9 @@ class IndexStore:
 
     def _scan(self) -> dict[str, tuple[int, int, int, int]]:
         found = {}
-        for path in iter_entry_files(self.root):
+        for rel, path in scan_entry_files(self.root):
             try:
-                found[path.relative_to(self.root).as_posix()] = _signature(path.stat())
+                found[rel] = _signature(os.stat(path))
             except FileNotFoundError:  # removed while we looked
                 continue
         return found
@@ -320,10 +321,11 @@ class IndexStore:
     # Reading
 
     def _entries(self, where: str, params: Iterable[object] = ()) -> list[Entry]:
-        sql = f"SELECT path, line, data, start, stop FROM entries WHERE dup = 0 AND ({where}) ORDER BY path, pos"
+        sql = f"SELECT path, pos, line, data, start, stop FROM entries WHERE dup = 0 AND ({where}) ORDER BY path, pos"
         entries: list[Entry] = []
         texts: dict[str, str | None] = {}
-        for rel, line, data, start, stop in self._db.execute(sql, tuple(params)):
+        validated: list[tuple[bytes, str, int, int, int]] = []
+        for rel, pos, line, data, start, stop in self._db.execute(sql, tuple(params)).fetchall():
             if data is not None:
                 entries.append(pickle.loads(data))
                 continue
@@ -342,14 +344,33 @@ class IndexStore:
             self.read_problems.extend(problems)
             if entry is not None:
                 entries.append(entry)
+                validated.append((pickle.dumps(entry, protocol=5), rel, pos, start, stop))
+        if validated:
+            self._keep_validated(validated)
         return entries
+
+    def _keep_validated(self, rows: list[tuple[bytes, str, int, int, int]]) -> None:
+        """Store JSON items validated on reading, so the next read of their day just unpickles them.
+
+        Only rows still as they were read are updated (same offsets, not yet stored); a file that changes
+        loses its rows at the next refresh anyway. A busy database just means no caching this time.
+        """
+        try:
+            with self._write():
+                self._db.executemany(
+                    "UPDATE entries SET data = ? WHERE path = ? AND pos = ? AND start = ? AND stop = ? AND data IS NULL",
+                    rows,
+                )
+        except sqlite3.OperationalError:
+            pass
 
     def calendar(self, days: Iterable[datetime.date], policy: Feb29Policy) -> CalendarIndex:
         """A CalendarIndex holding what the given days need: their entries, leap-day ones, moveable feasts."""
         keys = set()
         for day in days:
             keys.add((day.month, day.day))
-            keys.add((2, 29))  # cheap, and covers every leap-day policy
+            if (day.month, day.day) in ((2, 28), (3, 1)):  # where a leap-day anniversary may move to
+                keys.add((2, 29))
         entries: list[Entry] = []
         for month, mday in sorted(keys):
             entries.extend(self._entries("slot = 'day' AND month = ? AND day = ?", (month, mday)))
@@ -410,8 +431,9 @@ class Loaded:
 
     index: CalendarIndex
     problems: tuple[Problem, ...]
-    entries: int
-    files: int
+    entries: int | None
+    """How many entries and files in all; None when only some days were loaded (counting all costs a scan)."""
+    files: int | None
 
 
 def load_days(
@@ -437,6 +459,7 @@ def load_days(
         store.refresh()
         if check:
             store.check()
-        index = store.full() if days is None else store.calendar(days, policy)
+        if days is not None:
+            return Loaded(store.calendar(days, policy), tuple(store.problems()), None, None)
         count, files, _ = store.counts()
-        return Loaded(index, tuple(store.problems()), count, files)
+        return Loaded(store.full(), tuple(store.problems()), count, files)
