@@ -323,18 +323,22 @@ class IndexStore:
     def _entries(self, where: str, params: Iterable[object] = ()) -> list[Entry]:
         sql = f"SELECT path, pos, line, data, start, stop FROM entries WHERE dup = 0 AND ({where}) ORDER BY path, pos"
         entries: list[Entry] = []
-        texts: dict[str, str | None] = {}
+        current: str | None = None
+        text: str | None = None
         validated: list[tuple[bytes, str, int, int, int]] = []
         for rel, pos, line, data, start, stop in self._db.execute(sql, tuple(params)).fetchall():
             if data is not None:
                 entries.append(pickle.loads(data))
                 continue
-            if rel not in texts:
+            if rel != current:  # rows come file by file: hold one file's text at a time
+                if validated:
+                    self._keep_validated(validated)
+                    validated = []
+                current = rel
                 try:
-                    texts[rel] = (self.root / rel).read_text(encoding="utf-8-sig")
+                    text = (self.root / rel).read_text(encoding="utf-8-sig")
                 except (OSError, UnicodeDecodeError):
-                    texts[rel] = None
-            text = texts[rel]
+                    text = None
             if text is None:
                 self.read_problems.append(
                     Problem(Location(rel, line), "the file could not be read; run the command again")
