@@ -49,7 +49,7 @@ def window(on: datetime.date, days: int) -> list[datetime.date]:
 def item_time(day: datetime.date, now: datetime.datetime, offset: int = 0) -> datetime.datetime:
     """When a day's items are dated: the start of the day in ``now``'s zone (plus ``offset`` seconds), never
     after ``now``."""
-    start = datetime.datetime.combine(day, datetime.time(0), tzinfo=now.tzinfo)
+    start = datetime.datetime.combine(day, datetime.time.min, tzinfo=now.tzinfo)
     return min(start + datetime.timedelta(seconds=offset), now)
 
 
