@@ -37,11 +37,10 @@ class AppContext:
     settings: Settings
 
     def load_days(self, days: Iterable[datetime.date] | None, *, check: bool = False) -> Loaded:
-        """What ``days`` need (None: everything), through the on-disk index; warns about skipped problems."""
-        loaded = load_days(
+        """What ``days`` need (None: everything), through the on-disk index (``check``: validate every entry)."""
+        return load_days(
             self.settings.entries, self.settings.state_dir, days, self.settings.selection.feb29, check=check
         )
-        return loaded
 
     def now(self) -> datetime.datetime:
         """Now in the configured timezone: the one place the CLI reads the clock."""

@@ -295,18 +295,7 @@ class Ledger:
 
     def mark_sending(self, claim: Claim, now: datetime.datetime) -> bool:
         """Record that the message is being handed to the server now. False when the claim was lost."""
-        with self._engine.begin() as conn:
-            result = conn.execute(
-                update(publications)
-                .where(
-                    publications.c.day == claim.day,
-                    publications.c.channel == claim.channel,
-                    publications.c.token == claim.token,
-                    publications.c.status == Status.CLAIMED.value,
-                )
-                .values(status=Status.SENDING.value, claimed_at=_utc(now))
-            )
-            return bool(result.rowcount == 1)
+        return self._update_held(claim, (Status.CLAIMED,), status=Status.SENDING.value, claimed_at=_utc(now))
 
     def mark_done(self, claim: Claim, now: datetime.datetime, detail: str = "") -> bool:
         """Record that the claimed publication went out. False when the claim was taken over meanwhile."""
@@ -321,6 +310,12 @@ class Ledger:
         return self._finish(claim, Status.REFUSED, now, detail)
 
     def _finish(self, claim: Claim, status: Status, now: datetime.datetime, detail: str) -> bool:
+        return self._update_held(
+            claim, (Status.CLAIMED, Status.SENDING), status=status.value, finished_at=_utc(now), detail=detail
+        )
+
+    def _update_held(self, claim: Claim, held: tuple[Status, ...], **values: object) -> bool:
+        """Update the claimed row, only while ``claim`` still holds it in one of the ``held`` states."""
         with self._engine.begin() as conn:
             result = conn.execute(
                 update(publications)
@@ -328,9 +323,9 @@ class Ledger:
                     publications.c.day == claim.day,
                     publications.c.channel == claim.channel,
                     publications.c.token == claim.token,
-                    publications.c.status.in_([Status.CLAIMED.value, Status.SENDING.value]),
+                    publications.c.status.in_([s.value for s in held]),
                 )
-                .values(status=status.value, finished_at=_utc(now), detail=detail)
+                .values(**values)
             )
             return bool(result.rowcount == 1)
 

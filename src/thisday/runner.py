@@ -53,6 +53,11 @@ class RunReport:
     def ok(self) -> bool:
         return not self.errors and all(report.ok for report in self.digests)
 
+    def error(self, day: datetime.date, channel: str, message: object) -> None:
+        """Record a failure on ``channel`` for ``day`` and log it (one line, with the day)."""
+        self.errors.append(f"{channel} {day.isoformat()}: {message}")
+        log.error("%s: %s: %s", day.isoformat(), channel, message)
+
 
 def daily_time(settings: Settings) -> DailyTime:
     return DailyTime.parse(settings.daemon.time, settings.zone())
@@ -87,8 +92,7 @@ def publish_due(
         recipients = configured_recipients(settings)
     except ThisdayError as exc:  # a broken recipients file must not stop the feeds
         recipients = ()
-        report.errors.append(f"digest: {exc}")
-        log.error("%s: digest: %s", daily.last_due_day(now).isoformat(), exc)
+        report.error(daily.last_due_day(now), "digest", exc)
     to_send = digests_to_send(daily, now, digest_due, settings.digest.catch_up) if recipients else []
     new_install = ledger.first(DIGEST_CHANNEL) is None
     if new_install:  # a first digest is today's (once due), never one for a day before thisday was set up
@@ -117,8 +121,7 @@ def publish_due(
             except ThisdayError as exc:
                 for claim in claims:
                     ledger.mark_failed(claim, stamp(), str(exc))
-                report.errors.append(f"feeds: {exc}")
-                log.error("%s: feeds: %s", latest.isoformat(), exc)
+                report.error(latest, "feeds", exc)
             else:
                 for claim in claims:
                     ledger.mark_done(
@@ -148,8 +151,7 @@ def publish_due(
                 )
             except ThisdayError as exc:
                 ledger.mark_failed(day_claim, stamp(), str(exc))
-                report.errors.append(f"digest {day.isoformat()}: {exc}")
-                log.error("%s: digest: %s", day.isoformat(), exc)
+                report.error(day, "digest", exc)
                 continue
             report.digests.append(sent)
             summary = sent.summary()

@@ -183,23 +183,13 @@ class IndexStore:
         """Bring the index up to date with the folder: re-parse changed files, drop removed ones."""
         self.read_problems = []
         on_disk = self._scan()
-        known = {
-            row[0]: tuple(row[1:])
-            for row in self._db.execute("SELECT path, size, mtime_ns, ctime_ns, inode FROM files")
-        }
-        changed = [p for p, sig in on_disk.items() if known.get(p) != sig]
-        removed = [p for p in known if p not in on_disk]
+        known, changed, removed = self._diff(on_disk)
         if not changed and not removed:
             return RefreshStats(len(on_disk), 0, 0)
         with self._write():
             # Another process may have refreshed while we waited for the lock: look again.
-            known = {
-                row[0]: tuple(row[1:])
-                for row in self._db.execute("SELECT path, size, mtime_ns, ctime_ns, inode FROM files")
-            }
-            changed = [p for p, sig in on_disk.items() if known.get(p) != sig]
-            removed = [p for p in known if p not in on_disk]
-            cold = self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 0
+            known, changed, removed = self._diff(on_disk)
+            cold = not known
             if cold:  # a first build: fill the table, then index it, which is much faster than row by row
                 self._db.execute("DROP INDEX IF EXISTS entries_day")
                 self._db.execute("DROP INDEX IF EXISTS entries_id")
@@ -224,6 +214,18 @@ class IndexStore:
                     self._db.execute(statement)
             self._mark_duplicates(touched_ids)
         return RefreshStats(len(on_disk), len(changed), len(removed))
+
+    def _diff(
+        self, on_disk: dict[str, tuple[int, int, int, int]]
+    ) -> tuple[dict[str, tuple[int, ...]], list[str], list[str]]:
+        """What the index knows (path -> signature), and which files changed or were removed since."""
+        known = {
+            row[0]: tuple(row[1:])
+            for row in self._db.execute("SELECT path, size, mtime_ns, ctime_ns, inode FROM files")
+        }
+        changed = [p for p, sig in on_disk.items() if known.get(p) != sig]
+        removed = [p for p in known if p not in on_disk]
+        return known, changed, removed
 
     def _index_file(
         self, path: Path, rel: str, *, full: bool = False
