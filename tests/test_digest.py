@@ -21,14 +21,14 @@ from thisday.digest import (
     build_message,
     message_bytes,
     message_id,
-    project_templates_dir,
     render_parts,
 )
 from thisday.entries import load_tree
-from thisday.errors import ConfigError, PublishError
+from thisday.errors import ConfigError, PublishError, TemplateError
 from thisday.index import CalendarIndex
 from thisday.model import DaySelection, Entry, Kind, Location, Occurrence
 from thisday.selection import day_selection
+from thisday.templates import shipped_templates_dir
 
 FIXTURES = Path(__file__).parent / "fixtures" / "entries"
 GOLDEN = Path(__file__).parent / "golden"
@@ -279,8 +279,8 @@ def test_text_part_is_written_for_reading() -> None:
 
 def test_project_templates_are_found() -> None:
     """The shipped templates/ folder is found from the package (source checkout or editable install)."""
-    found = project_templates_dir()
-    assert found is not None and (found / "email" / "body.html").is_file()
+    found = shipped_templates_dir()
+    assert (found / "email" / "body.html").is_file()
 
 
 def test_user_templates_override_files_of_the_same_name(tmp_path: Path) -> None:
@@ -298,12 +298,12 @@ def test_template_errors_name_the_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "email").mkdir()
     (tmp_path / "email" / "body.txt").write_text("ok\n{% if %}\n")
     cfg = dataclasses.replace(settings(), templates=tmp_path)
-    with pytest.raises(PublishError, match=r"body\.txt:2: template error"):
+    with pytest.raises(TemplateError, match=r"body\.txt:2: template error"):
         render_parts(selection_on(DAY), cfg)
     (tmp_path / "email" / "body.txt").write_text("{{ no_such_name }}\n")
-    with pytest.raises(PublishError, match="no_such_name"):
+    with pytest.raises(TemplateError, match="no_such_name"):
         render_parts(selection_on(DAY), cfg)
-    with pytest.raises(ConfigError, match="templates folder"):
+    with pytest.raises(TemplateError, match="templates folder"):
         render_parts(selection_on(DAY), dataclasses.replace(settings(), templates=tmp_path / "missing"))
 
 

@@ -13,7 +13,7 @@ import pytest
 from golden_files import check_golden
 from thisday.config import FeedSettings, Settings, SiteSettings
 from thisday.entries import load_tree
-from thisday.errors import ConfigError
+from thisday.errors import TemplateError
 from thisday.feeds import window
 from thisday.index import CalendarIndex
 from thisday.model import Kind
@@ -170,7 +170,7 @@ def test_a_broken_template_is_a_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "day.html").write_text("ok\n{% if %}\n", encoding="utf-8")
     settings = dataclasses.replace(SETTINGS, templates=tmp_path)
-    with pytest.raises(ConfigError, match=r"day\.html:2: template error: .*delete it to use the shipped one"):
+    with pytest.raises(TemplateError, match=r"day\.html:2: template error: .*delete it to use the shipped one"):
         pages(settings)
 
 

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from pathlib import Path
 from urllib.parse import quote
 
 import css_inline
 import jinja2
 from markupsafe import Markup
 
+from . import templates
 from .config import Settings
 from .dates import event_year, format_year, format_years_ago
 from .errors import ConfigError, PublishError
@@ -50,56 +50,9 @@ _PHRASE_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
 _HEADING_RE = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
 
 
-# ---------------------------------------------------------------------------------------------
-# Templates
-
-
-def project_templates_dir(settings: Settings | None = None) -> Path | None:
-    """The project's own ``templates/`` folder, or None when it cannot be found.
-
-    Looked for, in order: inside the installed package (``thisday/templates``, for an install that ships
-    them as package data); at the root of the source checkout the package runs from (``src/thisday/`` ->
-    ``templates/``, which covers ``pip install -e .``); beside the config file; in the current directory.
-    A folder counts only if it holds ``email/body.html``.
-    """
-    here = Path(__file__).resolve().parent
-    candidates = [here / "templates", here.parent.parent / "templates"]
-    if settings is not None and settings.source is not None:
-        candidates.append(settings.source.resolve().parent / "templates")
-    candidates.append(Path.cwd() / "templates")
-    for candidate in candidates:
-        if (candidate / "email" / "body.html").is_file():
-            return candidate
-    return None
-
-
 def template_environment(settings: Settings) -> jinja2.Environment:
-    """Jinja2 over the user's templates folder (first) and the project's; autoescaping on for HTML."""
-    folders: list[Path] = []
-    if settings.templates is not None:
-        if not settings.templates.is_dir():
-            raise ConfigError(
-                f"{settings.source or 'thisday.toml'}: templates folder {settings.templates} does not exist: "
-                "create it or remove 'templates' from the config"
-            )
-        folders.append(settings.templates)
-    project = project_templates_dir(settings)
-    if project is not None and project not in folders:
-        folders.append(project)
-    if not folders:
-        raise PublishError(
-            "the email templates were not found (looked inside the thisday package, its source checkout and "
-            "./templates): set 'templates' in thisday.toml to a folder holding email/subject.txt, "
-            "email/body.txt and email/body.html (copy them from the thisday repository's templates/ folder)"
-        )
-    return jinja2.Environment(
-        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(folder) for folder in folders]),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "htm", "xml"), default=False),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    """The one template environment for ``settings``: the user's folder first, then the shipped templates."""
+    return templates.environment(settings.templates, settings.source)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,24 +219,10 @@ def render_parts(
     """Render the subject, the plain-text body and the HTML body (CSS inlined) for a day."""
     env = env or template_environment(settings)
     values = context(selection, settings, recipient)
-    try:
-        subject = " ".join(env.get_template("email/subject.txt").render(values).split())
-        values["subject"] = subject
-        text = env.get_template("email/body.txt").render(values)
-        html = env.get_template("email/body.html").render(values)
-    except jinja2.TemplateSyntaxError as exc:
-        raise PublishError(
-            f"{exc.filename or exc.name}:{exc.lineno}: template error: {exc.message}; fix the template"
-        ) from None
-    except jinja2.TemplateNotFound as exc:
-        raise PublishError(
-            f"email template {exc.name} not found in the templates folders; restore it or copy it from "
-            "the thisday repository's templates/ folder"
-        ) from None
-    except jinja2.UndefinedError as exc:
-        raise PublishError(
-            f"email template: {exc.message}; see the README (Email digest) for the names templates can use"
-        ) from None
+    subject = " ".join(templates.render(env, "email/subject.txt", values).split())
+    values["subject"] = subject
+    text = templates.render(env, "email/body.txt", values)
+    html = templates.render(env, "email/body.html", values)
     if not subject:
         raise PublishError("email/subject.txt rendered an empty subject; put the date in it")
     lines = text.strip("\n").splitlines()

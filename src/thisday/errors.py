@@ -30,3 +30,11 @@ class ConfigError(ThisdayError):
 
 class PublishError(ThisdayError):
     """Publishing (writing feeds, sending mail) failed in a way the operator can act on."""
+
+
+class TemplateError(ThisdayError):
+    """A template (shipped or the user's own) is missing, cannot be parsed, or fails while rendering."""
+
+
+class ImportSourceError(ThisdayError):
+    """An import source that cannot be read at all (a missing folder, a file that is not the named format)."""

@@ -21,10 +21,10 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from . import templates
 from .config import FeedSettings, Settings
 from .dates import format_years_ago
 from .digest import template_environment
-from .errors import ConfigError
 from .markup import render_markdown
 from .model import DaySelection, Occurrence
 from .selection import describe_day
@@ -231,23 +231,7 @@ class SiteRenderer:
         return cls(settings, template_environment(settings))
 
     def _render(self, name: str, **context: Any) -> str:
-        try:
-            template = self.env.get_template(f"site/{name}")
-            return template.render(site=self.settings.site, **context)
-        except jinja2.TemplateNotFound as exc:
-            raise ConfigError(
-                f"template {exc.name} not found in the templates folders; restore it from the thisday "
-                "repository's templates/ folder"
-            ) from None
-        except jinja2.TemplateSyntaxError as exc:
-            raise ConfigError(
-                f"{exc.filename or exc.name}:{exc.lineno}: template error: {exc.message}; fix the template "
-                "or delete it to use the shipped one"
-            ) from None
-        except jinja2.TemplateError as exc:
-            raise ConfigError(
-                f"template site/{name}: {exc}; fix the template or delete it to use the shipped one"
-            ) from None
+        return templates.render(self.env, f"site/{name}", {"site": self.settings.site, **context})
 
     def day_item_html(self, selection: DaySelection) -> str:
         """The HTML of a feed item for a whole day (absolute links only)."""
