@@ -137,7 +137,7 @@ def test_rebuilding_and_moving_on_never_duplicates_items(config: Path) -> None:
         assert len(ids) == len(set(ids))
         assert {e.id for e in day_one[name].entries} <= set(ids)
     atom = day_two["onthisday.atom"]
-    assert atom.feed.updated == "2026-07-13T06:00:00+02:00"
+    assert atom.feed.updated == "2026-07-13T04:00:00+00:00"
 
 
 def test_days_option_sets_the_window(config: Path) -> None:
@@ -321,3 +321,24 @@ def test_builds_killed_at_random_points_leave_exactly_the_files_written_so_far(c
                 (feeds / name).write_bytes(old[name])
             else:
                 (feeds / name).unlink(missing_ok=True)
+
+
+def test_feeds_do_not_depend_on_the_machines_zone(tmp_path: Path) -> None:
+    """With no timezone configured, the same DATE and --now give byte-identical feeds on a machine in UTC and one
+    in Asia/Tokyo: feed times are written in UTC, and the zone is resolved once, in the settings."""
+    (tmp_path / "thisday.toml").write_text(
+        f'entries = "{FIXTURES.as_posix()}"\n[site]\nbase_url = "{BASE}"\n', encoding="utf-8"
+    )
+    outputs = []
+    for zone in ("UTC", "Asia/Tokyo"):
+        feeds = tmp_path / f"feeds-{zone.replace('/', '-')}"
+        env = {**os.environ, "TZ": zone, "THISDAY_STATE_DIR": str(tmp_path / f"state-{zone[:3]}")}
+        subprocess.run(
+            [sys.executable, "-m", "thisday", "--config", str(tmp_path / "thisday.toml"), "build", "2026-07-12",
+             "--now", NOW],
+            check=True, env=env, cwd=tmp_path, capture_output=True,
+        )
+        (tmp_path / "feeds").rename(feeds)
+        outputs.append({p.name: p.read_bytes() for p in sorted(feeds.glob("*.*"))})
+    assert outputs[0].keys() == outputs[1].keys() and outputs[0]["onthisday.atom"]
+    assert outputs[0] == outputs[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ def test_defaults_without_a_file() -> None:
     """With no config at all, thisday has a working default for everything."""
     settings = load_settings(None)
     assert settings == Settings()
-    assert settings.feeds[0].name == "onthisday" and settings.daemon.time == "06:00"
+    assert settings.feeds[0].name == "onthisday" and settings.daemon.time == datetime.time(6, 0)
 
 
 def test_values_and_relative_paths(tmp_path: Path) -> None:
@@ -36,7 +37,7 @@ def test_values_and_relative_paths(tmp_path: Path) -> None:
     assert settings.state_dir == tmp_path / "state"
     assert settings.selection.limit == 5 and settings.selection.feb29 is Feb29Policy.MAR1
     assert settings.feeds[0].kinds == (Kind.BIRTH,) and settings.feeds[0].tags == ("science",)
-    assert str(settings.zone()) == "Europe/Berlin"
+    assert str(settings.zone) == "Europe/Berlin"
 
 
 @pytest.mark.parametrize(
@@ -50,6 +51,21 @@ def test_values_and_relative_paths(tmp_path: Path) -> None:
         ('[selection]\nfeb29 = "feb30"', "must be one of feb28, mar1, skip"),
         ("title = [", "not valid TOML"),
         ('[[feeds]]\nname = "A B"', "feed name 'A B'"),
+        # every value is checked when the file loads, not when the digest first renders at 06:00
+        ('[digest]\nsender = "not an address"', "digest.sender 'not an address' is not an email address"),
+        ('[digest]\nsender = "x@example.org\\r\\nBcc: y@example.org"', "digest.sender"),
+        ('[digest]\nlist_id = "not a list id"', "digest.list_id 'not a list id' must be a dotted name"),
+        ('[digest]\nunsubscribe_url = "javascript:alert(1)"', "digest.unsubscribe_url"),
+        ('[digest]\nrecipients = ["ok@example.org", "nobody"]', "digest.recipients[1] 'nobody'"),
+        ('[digest]\ncatch_up = "some"', "digest.catch_up must be one of latest, all, none"),
+        ('[smtp]\ntimeout = 0', "smtp.timeout must be more than 0"),
+        ('[smtp]\nsecurity = "ssl"', "smtp.security must be one of none, starttls, tls"),
+        ('[smtp]\nport = 70000', "smtp.port must be between 1 and 65535"),
+        ('[[feeds]]\nname = "x"\nitems = "post"', "items must be one of day, entry"),
+        ('timezone = "' + "A" * 300 + '"', "is not an IANA zone name"),
+        ("[selection]\nlimit = " + "9" * 5000, "not a usable config file"),
+        ("x = " + "[" * 1000 + "]" * 1000, "nested too deeply"),
+        ("[site]\nbase_url = \"https://exa mple.org/\"", "site.base_url must be an absolute http(s) URL"),
     ],
 )
 def test_mistakes_are_explained(tmp_path: Path, text: str, fragment: str) -> None:
@@ -58,3 +74,4 @@ def test_mistakes_are_explained(tmp_path: Path, text: str, fragment: str) -> Non
     with pytest.raises(ConfigError) as info:
         load_settings(path)
     assert str(path) in str(info.value) and fragment in str(info.value)
+

@@ -19,13 +19,12 @@ from thisday.cli import main
 from thisday.config import DigestSettings, Settings, SiteSettings
 from thisday.digest import (
     build_message,
-    message_bytes,
-    message_id,
     render_parts,
 )
 from thisday.entries import load_tree
-from thisday.errors import ConfigError, PublishError, TemplateError
+from thisday.errors import PublishError, TemplateError
 from thisday.index import CalendarIndex
+from thisday.message import message_bytes, message_id
 from thisday.model import DaySelection, Entry, Kind, Location, Occurrence
 from thisday.selection import day_selection
 from thisday.templates import shipped_templates_dir
@@ -167,8 +166,6 @@ def test_list_id_defaults_to_the_sender_and_bad_list_ids_are_refused() -> None:
     assert msg["List-Id"] == "On this day <daily-news.hist.example.org>"
     assert msg["To"] == "undisclosed-recipients:;"
     assert msg["List-Unsubscribe"] is None and msg["List-Unsubscribe-Post"] is None
-    with pytest.raises(ConfigError, match=r"digest\.list_id"):
-        build_message(selection_on(DAY), settings(list_id="not a list id"), NOW)
 
 
 def test_mailto_unsubscribe_has_no_one_click_header() -> None:
@@ -176,8 +173,6 @@ def test_mailto_unsubscribe_has_no_one_click_header() -> None:
     msg = build_message(selection_on(DAY), settings(unsubscribe_url="mailto:leave@example.org"), NOW)
     assert msg["List-Unsubscribe"] == "<mailto:leave@example.org>"
     assert msg["List-Unsubscribe-Post"] is None
-    with pytest.raises(ConfigError, match="unsubscribe_url"):
-        build_message(selection_on(DAY), settings(unsubscribe_url="javascript:alert(1)"), NOW)
 
 
 def test_no_entry_content_can_inject_a_header() -> None:
@@ -193,9 +188,8 @@ def test_no_entry_content_can_inject_a_header() -> None:
 
 
 def test_bad_addresses_cannot_reach_the_headers() -> None:
-    """A sender or recipient with a line break or without a domain is refused, never written into a header."""
-    with pytest.raises(ConfigError, match=r"digest\.sender"):
-        build_message(selection_on(DAY), settings(sender="x@example.org\r\nBcc: y@example.org"), NOW)
+    """A recipient with a line break or without a domain is refused, never written into a header (a bad sender
+    is refused when the settings load: see test_config)."""
     with pytest.raises(PublishError, match="recipient"):
         build_message(selection_on(DAY), settings(), NOW, to="a@example.org\nBcc: b@example.org")
     with pytest.raises(PublishError, match="recipient"):

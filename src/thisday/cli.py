@@ -23,6 +23,7 @@ from . import terminal
 from .config import DEFAULT_CONFIG_NAME, Settings, load_settings
 from .dates import parse_target_date
 from .errors import ThisdayError
+from .message import message_bytes, message_text
 from .model import Kind
 from .selection import day_selection
 from .store import Loaded, load_days
@@ -44,7 +45,7 @@ class AppContext:
 
     def now(self) -> datetime.datetime:
         """Now in the configured timezone: the one place the CLI reads the clock."""
-        return datetime.datetime.now(self.settings.zone())
+        return datetime.datetime.now(self.settings.zone)
 
     def today(self) -> datetime.date:
         """Today in the configured timezone."""
@@ -168,7 +169,7 @@ def preview(
         from . import digest as digest_mod
 
         message = digest_mod.build_message(selection, app.settings, app.now())
-        click.echo(digest_mod.message_text(message), nl=False)
+        click.echo(message_text(message), nl=False)
     else:
         click.echo(terminal.selection_text(selection), nl=False)
 
@@ -241,8 +242,8 @@ def digest(app: AppContext, date: str | None, output: Path | None, to: str | Non
     selection = day_selection(loaded.index, on, app.settings)
     message = digest_mod.build_message(selection, app.settings, app.now(), to=to)
     if part == "eml":
-        data = digest_mod.message_bytes(message)
-        text = digest_mod.message_text(message)
+        data = message_bytes(message)
+        text = message_text(message)
     else:
         body = message.get_body(("plain",) if part == "text" else ("html",))
         assert body is not None
@@ -316,7 +317,7 @@ STALL_ENV = "THISDAY_TEST_STALL_AFTER"
 def publish_time(app: AppContext, on: datetime.date, now_text: str | None) -> datetime.datetime:
     """The publish time of a build for ``on``: --now if given, the clock for today, else ``on`` at the daemon's
     publishing time (``daemon.time``), as the daemon would publish it."""
-    zone = app.settings.zone()
+    zone = app.settings.zone
     if now_text:
         try:
             given = datetime.datetime.fromisoformat(now_text)
@@ -330,7 +331,7 @@ def publish_time(app: AppContext, on: datetime.date, now_text: str | None) -> da
     now = app.now()
     if on == now.date():
         return now
-    return datetime.datetime.combine(on, datetime.time.fromisoformat(app.settings.daemon.time), tzinfo=zone)
+    return datetime.datetime.combine(on, app.settings.daemon.time, tzinfo=zone)
 
 
 STALL_MESSAGES_ENV = "THISDAY_TEST_STALL_AFTER_MESSAGES"

@@ -7,6 +7,7 @@ key suggested), so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import re
 import tomllib
 import types
@@ -14,12 +15,13 @@ import typing
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from .errors import ConfigError, suggest
 from .model import Feb29Policy, Kind
 
 DEFAULT_CONFIG_NAME = "thisday.toml"
+_TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 T = TypeVar("T")
 
 
@@ -47,7 +49,7 @@ class FeedSettings:
     description: str = ""
     kinds: tuple[Kind, ...] = ()
     tags: tuple[str, ...] = ()
-    items: str = "day"
+    items: Literal["day", "entry"] = "day"
     """'day': one item per day with the whole selection; 'entry': one item per entry."""
     days: int = 14
     """How many recent days the feed keeps (the rolling window)."""
@@ -60,10 +62,8 @@ class DigestSettings:
     recipients_file: Path | None = None
     list_id: str = ""
     unsubscribe_url: str = ""
-    unsubscribe_text: str = (
-        "You receive this because you subscribed to the daily digest. Reply to unsubscribe."
-    )
-    catch_up: str = "latest"
+    unsubscribe_text: str = "You receive this because you subscribed to the daily digest."
+    catch_up: Literal["latest", "all", "none"] = "latest"
     """After downtime: 'latest' (only today's digest), 'all' (every missed day), 'none'."""
 
 
@@ -71,7 +71,7 @@ class DigestSettings:
 class SmtpSettings:
     host: str = "localhost"
     port: int = 25
-    security: str = "none"
+    security: Literal["none", "starttls", "tls"] = "none"
     """'none', 'starttls' or 'tls' (implicit TLS, usually port 465)."""
     username: str = ""
     password_env: str = "THISDAY_SMTP_PASSWORD"
@@ -82,7 +82,8 @@ class SmtpSettings:
 
 @dataclass(frozen=True)
 class DaemonSettings:
-    time: str = "06:00"
+    time: datetime.time = datetime.time(6, 0)
+    """The local time of the daily publication (``"06:00"`` in thisday.toml)."""
     catch_up_days: int = 7
     ledger_url: str = ""
     """SQLAlchemy URL of the publication ledger; default: SQLite in the state folder."""
@@ -106,12 +107,31 @@ class Settings:
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     source: Path | None = None
     """The file these settings were read from, if any."""
+    zone: zoneinfo.ZoneInfo = field(init=False, compare=False, repr=False)
+    """The zone, resolved once when the settings are made: ``timezone``, else the machine's zone."""
 
-    def zone(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.timezone or local_zone_name())
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "zone", resolve_zone(self.timezone, self.source))
 
     def ledger_url(self) -> str:
         return self.daemon.ledger_url or f"sqlite:///{(self.state_dir / 'ledger.sqlite').as_posix()}"
+
+
+def resolve_zone(name: str, source: Path | None = None) -> zoneinfo.ZoneInfo:
+    """The IANA zone ``name`` (empty: the machine's zone); a ConfigError names the setting when unknown."""
+    if not name:
+        return zoneinfo.ZoneInfo(local_zone_name())
+    try:
+        if len(name) > 64 or not re.fullmatch(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*", name):
+            raise ValueError(name)
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        shown = name if len(name) <= 40 else name[:40] + "..."
+        prefix = f"{source}: " if source else ""
+        raise ConfigError(
+            f"{prefix}timezone {shown!r} is not an IANA zone name such as Europe/Berlin: fix 'timezone' in "
+            "thisday.toml, or leave it out to use the machine's zone"
+        ) from None
 
 
 def local_zone_name() -> str:
@@ -141,6 +161,15 @@ def _convert(value: Any, hint: Any, where: str, base: Path) -> Any:
         if not isinstance(value, list):
             raise ConfigError(f"{where} must be a list")
         return tuple(_convert(v, item_type, f"{where}[{i}]", base) for i, v in enumerate(value))
+    if origin is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            raise ConfigError(f"{where} must be one of {', '.join(map(str, choices))}, not {value!r}")
+        return value
+    if hint is datetime.time:
+        if not isinstance(value, str) or not _TIME_RE.match(value):
+            raise ConfigError(f'{where} {value!r} must be HH:MM (24-hour), e.g. "06:00"')
+        return datetime.time.fromisoformat(value)
     if hint is Path:
         if not isinstance(value, str):
             raise ConfigError(f"{where} must be a path (text)")
@@ -155,18 +184,32 @@ def _convert(value: Any, hint: Any, where: str, base: Path) -> Any:
         return float(value)
     if hint in (str, int, float, bool):
         if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-            raise ConfigError(f"{where} must be {hint.__name__}, not {value!r}")
+            raise ConfigError(f"{where} must be {hint.__name__}, not {_shown(value)}")
+        if hint in (int, float) and not -1e9 <= value <= 1e9:
+            raise ConfigError(f"{where} is out of range: {_shown(value)}")
+        if hint is str and len(value) > 2000:
+            raise ConfigError(f"{where} is too long ({len(value)} characters; at most 2000)")
         return value
     if dataclasses.is_dataclass(hint):
         return _section(value, hint, where, base)  # type: ignore[arg-type]
     raise ConfigError(f"{where}: unsupported value {value!r}")  # pragma: no cover
 
 
+def _shown(value: Any) -> str:
+    """A value for an error message, cut short (a 5,000-digit integer is not worth printing)."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**30 else "a huge number"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _section(data: Any, cls: type[T], where: str, base: Path) -> T:
     if not isinstance(data, dict):
         raise ConfigError(f"{where} must be a table ([{where}])")
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.name != "source"]  # type: ignore[arg-type]
+    names = [
+        f.name
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.name != "source" and f.init
+    ]
     kwargs = {}
     for key, value in data.items():
         if key not in names:
@@ -182,22 +225,13 @@ def _section(data: Any, cls: type[T], where: str, base: Path) -> T:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-_TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-
 def validate(settings: Settings, where: str) -> Settings:
-    """Checks across fields; raises ConfigError naming the file and key."""
-    if settings.timezone:
-        try:
-            zoneinfo.ZoneInfo(settings.timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(
-                f"{where}: timezone {settings.timezone!r} is not an IANA zone name such as Europe/Berlin"
-            ) from None
-    if not _TIME_RE.match(settings.daemon.time):
-        raise ConfigError(
-            f'{where}: daemon.time {settings.daemon.time!r} must be HH:MM (24-hour), e.g. "06:00"'
-        )
+    """Every check of the settings, at load: raises ConfigError naming the file and key, and the fix.
+
+    Only whether files (recipients, templates) can be read is left to run time.
+    """
+    from .message import check_list_id, check_unsubscribe_url, parse_address
+
     if settings.selection.limit < 0:
         raise ConfigError(f"{where}: selection.limit must be 0 (no limit) or more")
     names = [f.name for f in settings.feeds]
@@ -208,25 +242,37 @@ def validate(settings: Settings, where: str) -> Settings:
             )
         if names.count(feed.name) > 1:
             raise ConfigError(f"{where}: two feeds are named {feed.name!r}; feed names must differ")
-        if feed.items not in ("day", "entry"):
-            raise ConfigError(
-                f"{where}: feeds.{feed.name}.items must be 'day' or 'entry', not {feed.items!r}"
-            )
         if feed.days < 1:
             raise ConfigError(f"{where}: feeds.{feed.name}.days must be at least 1")
-    if settings.digest.catch_up not in ("latest", "all", "none"):
-        raise ConfigError(
-            f"{where}: digest.catch_up must be latest, all or none, not {settings.digest.catch_up!r}"
-        )
-    if settings.smtp.security not in ("none", "starttls", "tls"):
-        raise ConfigError(
-            f"{where}: smtp.security must be none, starttls or tls, not {settings.smtp.security!r}"
-        )
-    if not settings.site.base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"{where}: site.base_url must be an absolute http(s) URL")
+    if not re.fullmatch(r"https?://[^\s/?#]+(?:/[^\s]*)?", settings.site.base_url):
+        raise ConfigError(f"{where}: site.base_url must be an absolute http(s) URL such as https://example.org/")
     if settings.daemon.catch_up_days < 0:
         raise ConfigError(f"{where}: daemon.catch_up_days must be 0 or more")
+    smtp = settings.smtp
+    if not 0 < smtp.port < 65536:
+        raise ConfigError(f"{where}: smtp.port must be between 1 and 65535, not {smtp.port}")
+    if smtp.timeout <= 0:
+        raise ConfigError(f"{where}: smtp.timeout must be more than 0 seconds, not {smtp.timeout}")
+    if smtp.retries < 0 or smtp.retry_delay < 0:
+        raise ConfigError(f"{where}: smtp.retries and smtp.retry_delay must be 0 or more")
+    digest = settings.digest
+    try:
+        parse_address(digest.sender, "digest.sender")
+        for number, text in enumerate(digest.recipients):
+            parse_address(text, f"digest.recipients[{number}]")
+        check_list_id(digest.list_id)
+        check_unsubscribe_url(digest.unsubscribe_url)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     return settings
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    """How deeply tables and arrays nest in ``value`` (stops counting past 10)."""
+    if level > 10 or not isinstance(value, dict | list):
+        return level
+    children = value.values() if isinstance(value, dict) else value
+    return max((_depth(child, level + 1) for child in children), default=level + 1)
 
 
 def load_settings(path: Path | None, **overrides: Any) -> Settings:
@@ -239,12 +285,21 @@ def load_settings(path: Path | None, **overrides: Any) -> Settings:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{path}: config file not found") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{path}: is a folder, not a config file") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except (ValueError, RecursionError) as exc:  # integers past 4,300 digits, tables nested too deep
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+            raise ConfigError(f"{path}: not a usable config file ({reason}); see the README's Configuration") from None
         where = str(path)
         base = path.parent
         feeds = raw.pop("feeds", None)
         try:
+            if _depth(raw) > 8:
+                raise ConfigError("tables are nested too deeply (no setting is more than two levels down)")
             settings = _section(raw, Settings, "", base)
             if feeds is not None:
                 if not isinstance(feeds, list):

@@ -79,7 +79,7 @@ def run(
 ) -> int:
     """Run until SIGTERM/SIGINT. Returns the exit status (0 after a clean stop)."""
     ledger = preflight(settings)
-    zone = settings.zone()
+    zone = settings.zone
     daily = daily_time(settings)
     busy = threading.Lock()
 

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import calendar as _calendar
 import datetime
-import email.errors
-import email.utils
-import hashlib
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -32,8 +29,16 @@ from markupsafe import Markup
 from . import templates
 from .config import Settings
 from .dates import event_year, format_year, format_years_ago
-from .errors import ConfigError, PublishError
+from .errors import PublishError
 from .markup import plain_text, render_markdown
+from .message import (
+    Parts,
+    assemble,
+    list_id_header,
+    list_label,
+    message_id,
+    parse_address,
+)
 from .model import DaySelection, Occurrence, Source
 from .selection import describe_day
 
@@ -92,13 +97,8 @@ class Day:
     iso: str
 
 
-@dataclass(frozen=True)
-class DigestParts:
-    """The rendered digest before it becomes a message: subject (one line), plain text and inlined HTML."""
-
-    subject: str
-    text: str
-    html: str
+DigestParts = Parts
+"""The rendered digest before it becomes a message: subject (one line), plain text and inlined HTML."""
 
 
 def _headings(body: str) -> set[str]:
@@ -234,63 +234,9 @@ def render_parts(
 # Addresses and headers
 
 
-def parse_address(text: str, what: str = "address") -> Address:
-    """One mailbox, ``a@example.org`` or ``Name <a@example.org>``; ValueError saying what is wrong."""
-    if "\r" in text or "\n" in text:
-        raise ValueError(f"{what} {text!r} contains a line break")
-    name, addr = email.utils.parseaddr(text.strip())
-    if not addr or "@" not in addr or not addr.rsplit("@", 1)[1] or " " in addr:
-        raise ValueError(f"{what} {text!r} is not an email address such as reader@example.org")
-    try:
-        return Address(display_name=name, addr_spec=addr)
-    except (ValueError, IndexError, email.errors.HeaderParseError) as exc:
-        raise ValueError(f"{what} {text!r} is not a valid email address ({exc})") from None
-
-
-def list_label(settings: Settings) -> str:
-    """The list's identifier (RFC 2919): ``digest.list_id``, else made from the sender, e.g. ``onthisday.localhost``."""
-    configured = settings.digest.list_id.strip()
-    if configured:
-        match = re.search(r"<([^<>]*)>\s*$", configured)
-        label = (match[1] if match else configured).strip()
-        if not _LABEL_RE.match(label):
-            raise ConfigError(
-                f"{settings.source or 'thisday.toml'}: digest.list_id {configured!r} must be a dotted name such "
-                "as onthisday.example.org (letters, digits, - and .)"
-            )
-        return label.lower()
-    sender = sender_address(settings)
-    local = re.sub(r"[^A-Za-z0-9-]+", "-", sender.username).strip("-") or "digest"
-    domain = re.sub(r"[^A-Za-z0-9.-]+", "-", sender.domain).strip(".-") or "localhost"
-    return f"{local}.{domain}".lower()
-
-
 def sender_address(settings: Settings) -> Address:
-    try:
-        return parse_address(settings.digest.sender, "digest.sender")
-    except ValueError as exc:
-        raise ConfigError(f"{settings.source or 'thisday.toml'}: {exc}") from None
-
-
-def message_id(day: datetime.date, label: str, recipient: str | None = None, *, test: bool = False) -> str:
-    """Stable per date, list and recipient: re-sending a day's digest to someone gives the same Message-ID, while
-    each recipient's copy (its own To and unsubscribe link) has its own, as RFC 5322 asks. A test send's id is
-    marked, so a mail provider that drops repeated ids never swallows the real digest because of a test."""
-    local = f"digest-{day.isoformat()}"
-    if recipient:
-        local += "." + hashlib.sha256(recipient.strip().lower().encode()).hexdigest()[:12]
-    return f"<{'test-' if test else ''}{local}@{label}>"
-
-
-def _list_id(settings: Settings, label: str) -> str:
-    configured = settings.digest.list_id.strip()
-    phrase = configured[: configured.rfind("<")].strip() if "<" in configured else settings.site.title.strip()
-    phrase = " ".join(phrase.split())
-    if not phrase:
-        return f"<{label}>"
-    if _PHRASE_SPECIALS.search(phrase):
-        phrase = '"' + phrase.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return f"{phrase} <{label}>"
+    """``digest.sender`` (validated when the settings were loaded)."""
+    return parse_address(settings.digest.sender, "digest.sender")
 
 
 def build_message(
@@ -307,51 +253,24 @@ def build_message(
 
     ``parts`` lets a sender render once and address many messages (when the unsubscribe URL is the same).
     """
-    if now.tzinfo is None:
-        raise ValueError("now must be a timezone-aware datetime")
     sender = sender_address(settings)
-    label = list_label(settings)
-    recipient = ""
-    to_header = UNDISCLOSED
+    label = list_label(settings.digest.list_id, sender)
+    address = None
     if to:
         try:
             address = parse_address(to, "recipient")
         except ValueError as exc:
             raise PublishError(str(exc)) from None
-        recipient = address.addr_spec
-        to_header = str(address)
+    recipient = address.addr_spec if address is not None else ""
     if parts is None:
         parts = render_parts(selection, settings, recipient=recipient, env=env)
-    msg = EmailMessage(policy=POLICY)
-    msg["Subject"] = parts.subject
-    msg["From"] = sender
-    msg["To"] = to_header
-    msg["Date"] = email.utils.format_datetime(now)
-    msg["Message-ID"] = message_id(selection.on, label, recipient or None, test=test)
-    msg["List-Id"] = _list_id(settings, label)
-    url = unsubscribe_url(settings, recipient)
-    if url:
-        if not url.startswith(("https://", "http://", "mailto:")) or any(c in url for c in "\r\n <>"):
-            raise ConfigError(
-                f"{settings.source or 'thisday.toml'}: digest.unsubscribe_url {url!r} must be an https:// "
-                "(or mailto:) URL without spaces"
-            )
-        msg["List-Unsubscribe"] = f"<{url}>"
-        if url.startswith("https://"):
-            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(parts.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(parts.html, subtype="html", charset="utf-8", cte="quoted-printable")
-    if re.fullmatch(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*", settings.site.language):
-        # set after the parts exist: set_content moves Content-* headers into a part
-        msg["Content-Language"] = settings.site.language
-    return msg
-
-
-def message_bytes(msg: EmailMessage) -> bytes:
-    """The message as sent and as written to ``.eml`` files: RFC 5322 line endings (CRLF)."""
-    return msg.as_bytes(policy=POLICY.clone(linesep="\r\n"))
-
-
-def message_text(msg: EmailMessage) -> str:
-    """The message for a terminal (newline line endings)."""
-    return msg.as_string(policy=POLICY)
+    return assemble(
+        parts,
+        sender=sender,
+        to=address,
+        date=now,
+        message_id=message_id(selection.on, label, recipient or None, test=test),
+        list_id=list_id_header(settings.digest.list_id, settings.site.title, label),
+        unsubscribe_url=unsubscribe_url(settings, recipient),
+        language=settings.site.language,
+    )

@@ -47,8 +47,10 @@ def window(on: datetime.date, days: int) -> list[datetime.date]:
 
 
 def item_time(day: datetime.date, now: datetime.datetime, offset: int = 0) -> datetime.datetime:
-    """When a day's items are dated: the start of the day in ``now``'s zone (plus ``offset`` seconds), never
-    after ``now``."""
+    """When a day's items are dated: the start of the day in UTC (plus ``offset`` seconds), never after ``now``.
+
+    UTC, not a local zone: a feed's bytes depend on the day and the publish moment alone, never on the zone of
+    the machine that built it."""
     start = datetime.datetime.combine(day, datetime.time.min, tzinfo=now.tzinfo)
     return min(start + datetime.timedelta(seconds=offset), now)
 
@@ -134,14 +136,13 @@ def build_feed(
     """One feed file (``fmt`` is ``"atom"`` or ``"rss"``) from the feed's selections, newest day first.
 
     ``days`` are the window's selections already filtered for this feed (``selection.day_selection`` with
-    the feed's kinds and tags); ``now`` is the publish time, an aware datetime (shown in the configured
-    timezone).
+    the feed's kinds and tags); ``now`` is the publish time, an aware datetime (written in UTC).
     """
     if fmt not in MEDIA_TYPES or fmt == "html":
         raise ValueError(f"unknown feed format {fmt!r}")
     if now.tzinfo is None:
         raise ValueError("the publish time must be an aware datetime")
-    now = now.astimezone(settings.zone()).replace(microsecond=0)
+    now = now.astimezone(datetime.UTC).replace(microsecond=0)
     renderer = renderer or SiteRenderer.create(settings)
     fg = _generator(settings, feed, fmt, now)
     for selection in sorted(days, key=lambda s: s.on, reverse=True):

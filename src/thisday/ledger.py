@@ -18,11 +18,13 @@ passed in (this module never reads the clock) and stored as UTC.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import enum
 import os
 import secrets
 import socket
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,6 +194,7 @@ class Ledger:
         stale_after: datetime.timedelta = DEFAULT_STALE_AFTER,
         force: bool = False,
         owner: str | None = None,
+        retry_uncertain: bool = False,
     ) -> Claim | None:
         """Claim (day, channel) for publishing, or None when it is done or someone else holds a fresh claim.
 
@@ -226,6 +229,8 @@ class Ledger:
                 publications.c.claimed_at < _utc(now - stale_after),
             ),
         ]
+        if retry_uncertain:  # the channel's retries are idempotent: an unknown outcome is safe to redo
+            takeable.append(publications.c.status == Status.UNCERTAIN.value)
         if force:
             takeable.append(
                 publications.c.status.in_([Status.DONE.value, Status.UNCERTAIN.value, Status.REFUSED.value])
@@ -309,6 +314,46 @@ class Ledger:
         """Record a permanent refusal (``detail`` says why): not tried again unless forced."""
         return self._finish(claim, Status.REFUSED, now, detail)
 
+    def mark_uncertain(self, claim: Claim, now: datetime.datetime, detail: str) -> bool:
+        """Record that nobody can know whether it went out (the server's answer was lost): not sent again
+        automatically, unless the channel's retries are idempotent (``retry_uncertain``)."""
+        return self._finish(claim, Status.UNCERTAIN, now, detail)
+
+    @contextlib.contextmanager
+    def hold(
+        self,
+        day: datetime.date,
+        channel: str,
+        clock: Callable[[], datetime.datetime],
+        *,
+        force: bool = False,
+        retry_uncertain: bool = False,
+    ) -> Iterator[Hold | None]:
+        """Claim (day, channel) for the body of a ``with`` block; yields None when it is not ours to publish.
+
+        The claim can never be left half done: on any exception (including KeyboardInterrupt and SystemExit)
+        it is marked ``failed``, or ``uncertain`` when the exception came while the row was ``sending``, and the
+        exception goes on; a block that ends normally without saying how it ended marks the row ``done``.
+        """
+        claim = self.claim(day, channel, clock(), force=force, retry_uncertain=retry_uncertain)
+        if claim is None:
+            yield None
+            return
+        held = Hold(self, claim, clock)
+        try:
+            yield held
+        except BaseException as exc:
+            if not held.finished:
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if held.is_sending:
+                    held.uncertain(f"interrupted while sending ({reason}); delivery unknown")
+                else:
+                    held.failed(f"interrupted ({reason})")
+            raise
+        else:
+            if not held.finished:
+                held.done()
+
     def _finish(self, claim: Claim, status: Status, now: datetime.datetime, detail: str) -> bool:
         return self._update_held(
             claim, (Status.CLAIMED, Status.SENDING), status=status.value, finished_at=_utc(now), detail=detail
@@ -365,6 +410,56 @@ class Ledger:
         with self._engine.connect() as conn:
             rows = conn.execute(query.order_by(publications.c.day, publications.c.channel)).all()
         return [_record(row._mapping) for row in rows]
+
+
+class Hold:
+    """A claim held inside :meth:`Ledger.hold`: say how it ended with :meth:`done`, :meth:`failed`,
+    :meth:`refused` or :meth:`uncertain`; :meth:`sending` just before the point of no return."""
+
+    def __init__(self, ledger: Ledger, claim: Claim, clock: Callable[[], datetime.datetime]) -> None:
+        self.ledger = ledger
+        self.claim = claim
+        self._clock = clock
+        self.finished = False
+        self.is_sending = False
+        self.lost = False
+        """True when the claim was taken over meanwhile (the row is someone else's now)."""
+
+    @property
+    def day(self) -> datetime.date:
+        return self.claim.day
+
+    @property
+    def channel(self) -> str:
+        return self.claim.channel
+
+    def sending(self) -> bool:
+        """Record that the publication is being handed over now. False when the claim was lost."""
+        ok = self.ledger.mark_sending(self.claim, self._clock())
+        self.is_sending = ok
+        self.lost = not ok
+        if not ok:
+            self.finished = True
+        return ok
+
+    def _end(self, mark: Callable[[Claim, datetime.datetime, str], bool], detail: str) -> bool:
+        ok = mark(self.claim, self._clock(), detail)
+        self.finished = True
+        self.is_sending = False
+        self.lost = self.lost or not ok
+        return ok
+
+    def done(self, detail: str = "") -> bool:
+        return self._end(self.ledger.mark_done, detail)
+
+    def failed(self, detail: str) -> bool:
+        return self._end(self.ledger.mark_failed, detail)
+
+    def refused(self, detail: str) -> bool:
+        return self._end(self.ledger.mark_refused, detail)
+
+    def uncertain(self, detail: str) -> bool:
+        return self._end(self.ledger.mark_uncertain, detail)
 
 
 def _record(values: RowMapping) -> Record:

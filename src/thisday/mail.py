@@ -24,17 +24,10 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from .config import Settings, SmtpSettings
-from .digest import (
-    DigestParts,
-    build_message,
-    message_bytes,
-    parse_address,
-    render_parts,
-    sender_address,
-    template_environment,
-)
+from .digest import DigestParts, build_message, render_parts, sender_address, template_environment
 from .errors import ConfigError, PublishError
 from .ledger import Ledger, Status, digest_channel
+from .message import message_bytes, parse_address
 from .model import DaySelection
 
 SENT = "sent"

@@ -60,7 +60,7 @@ class RunReport:
 
 
 def daily_time(settings: Settings) -> DailyTime:
-    return DailyTime.parse(settings.daemon.time, settings.zone())
+    return DailyTime.at(settings.daemon.time, settings.zone)
 
 
 def _done(ledger: Ledger, day: datetime.date, channel: str) -> bool:
@@ -207,11 +207,11 @@ def health(
     Unhealthy when the latest due day's feeds (or digest, with recipients) failed, was left uncertain, or is
     missing more than ``grace`` after its publish time.
     """
-    zone = settings.zone()
+    zone = settings.zone
     daily = daily_time(settings)
     latest = daily.last_due_day(now)
     lines = [
-        f"timezone:   {zone.key}, publishing daily at {settings.daemon.time}",
+        f"timezone:   {zone.key}, publishing daily at {settings.daemon.time:%H:%M}",
         f"next run:   {daily.next_due(now).strftime('%Y-%m-%d %H:%M %Z')}",
     ]
     failures: list[str] = []

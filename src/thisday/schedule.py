@@ -30,6 +30,10 @@ class DailyTime:
         hour, minute = (int(part) for part in text.split(":"))
         return cls(hour, minute, zone)
 
+    @classmethod
+    def at(cls, moment: datetime.time, zone: zoneinfo.ZoneInfo) -> DailyTime:
+        return cls(moment.hour, moment.minute, zone)
+
     def due(self, day: datetime.date) -> datetime.datetime:
         """The one moment (aware, in the zone) when ``day``'s publication is due."""
         naive = datetime.datetime(day.year, day.month, day.day, self.hour, self.minute, tzinfo=self.zone)
