@@ -99,7 +99,7 @@ def test_build_writes_every_configured_feed_and_the_site(config: Path) -> None:
         "Henry David Thoreau is born",
     ]
     assert [e.title for e in parsed["ww2.rss"].entries] == [
-        "12 July 2026: Andrey Vlasov is captured by German forces"
+        "12 July 2026: on this day in 1942, Andrey Vlasov is captured by German forces"
     ]
     for feed in parsed.values():
         for entry in feed.entries:

@@ -20,10 +20,11 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
 from smtp_server import Recorder, free_port
+from thisday.channels.digest import DIGEST_CHANNEL
 from thisday.cli import main
 from thisday.config import Settings, load_settings
 from thisday.ledger import FEEDS_CHANNEL, Ledger, Status
-from thisday.runner import DIGEST_CHANNEL, health, publish_due
+from thisday.runner import health, publish_due
 
 FIXTURES = Path(__file__).parent / "fixtures" / "entries"
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")

@@ -24,6 +24,7 @@ from thisday.feeds import build_feed, item_id, window
 from thisday.index import CalendarIndex
 from thisday.model import Kind
 from thisday.selection import day_selection
+from thisday.views import Views
 
 FIXTURES = Path(__file__).parent / "fixtures" / "entries"
 GOLDEN = Path(__file__).parent / "golden"
@@ -83,8 +84,10 @@ def feed_bytes(
     on: datetime.date = ON,
     now: datetime.datetime = NOW,
 ) -> bytes:
+    views = Views(settings)
     days = [
-        day_selection(index, d, settings, kinds=feed.kinds, tags=feed.tags) for d in window(on, feed.days)
+        views.day(day_selection(index, d, settings, kinds=feed.kinds, tags=feed.tags))
+        for d in window(on, feed.days)
     ]
     data = build_feed(settings, feed, days, now, fmt)
     assert_parses(data)
@@ -402,7 +405,7 @@ def test_filtered_feeds_hold_only_their_kinds_and_tags() -> None:
     assert parsed.feed.title == "History Daily (births)"
     ww2 = FeedSettings(name="ww2", tags=("world-war-ii",), days=1)
     parsed = assert_parses(feed_bytes(settings, index_of(), ww2, "rss"))
-    assert [e.title for e in parsed.entries] == ["12 July 2026: Andrey Vlasov is captured by German forces"]
+    assert [e.title for e in parsed.entries] == ["12 July 2026: on this day in 1942, Andrey Vlasov is captured by German forces"]
 
 
 def test_content_shows_dates_years_ago_and_sources(hostile_tree: Path) -> None:
@@ -450,7 +453,7 @@ def test_hostile_markup_does_not_survive(hostile_tree: Path, fmt: str) -> None:
 
 def test_relative_links_become_absolute() -> None:
     """Paths resolve against the site's base URL, a bare #anchor against the page shown; absolute URLs stay."""
-    from thisday.site import absolute_links
+    from thisday.views import absolute_links
 
     html = (
         '<p><a href="#top">up</a> <a href="x.html" title="a &gt; b">x</a> <img src="/i.png" alt="i">'

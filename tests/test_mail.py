@@ -14,16 +14,17 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner
 
 from smtp_server import Recorder, free_port
+from thisday.channels.digest import configured_recipients, read_recipients_file, send_digest
 from thisday.cli import main
 from thisday.config import DigestSettings, Settings, SiteSettings, SmtpSettings
-from thisday.digest import message_id
 from thisday.entries import load_tree
 from thisday.errors import ConfigError, PublishError
 from thisday.index import CalendarIndex
 from thisday.ledger import Ledger, Status, digest_channel
-from thisday.mail import FAILED, SENT, SKIPPED, configured_recipients, read_recipients_file, send_digest
+from thisday.message import message_id
 from thisday.model import DaySelection
 from thisday.selection import day_selection
+from thisday.smtp import FAILED, SENT, SKIPPED
 
 FIXTURES = Path(__file__).parent / "fixtures" / "entries"
 DAY = datetime.date(2026, 7, 12)

@@ -18,7 +18,8 @@ from thisday.feeds import window
 from thisday.index import CalendarIndex
 from thisday.model import Kind
 from thisday.selection import day_selection
-from thisday.site import SiteRenderer, demote_headings, feed_links
+from thisday.site import SiteRenderer, feed_links
+from thisday.views import demote_headings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "entries"
 GOLDEN = Path(__file__).parent / "golden"
@@ -71,9 +72,9 @@ def pages(settings: Settings = SETTINGS, on: datetime.date = ON, days: int = 3) 
     """(index.html, the day's page) for a build on ``on``."""
     renderer = SiteRenderer.create(settings)
     index = index_of(settings.entries)
-    selection = day_selection(index, on, settings)
+    day = renderer.views.day(day_selection(index, on, settings))
     site_days = window(on, days)
-    return renderer.index_page(selection, site_days), renderer.day_page(selection, site_days)
+    return renderer.index_page(day, site_days), renderer.day_page(day, site_days)
 
 
 def test_golden_pages() -> None:

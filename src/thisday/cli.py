@@ -22,7 +22,7 @@ import click
 from . import terminal
 from .config import DEFAULT_CONFIG_NAME, Settings, load_settings
 from .dates import parse_target_date
-from .errors import ThisdayError
+from .errors import PublishError, ThisdayError
 from .message import message_bytes, message_text
 from .model import Kind
 from .selection import day_selection
@@ -166,10 +166,9 @@ def preview(
     if fmt == "json":
         click.echo(json.dumps(terminal.selection_json(selection), ensure_ascii=False, indent=2))
     elif fmt == "email":
-        from . import digest as digest_mod
+        from .digest import Digest
 
-        message = digest_mod.build_message(selection, app.settings, app.now())
-        click.echo(message_text(message), nl=False)
+        click.echo(message_text(Digest.render(selection, app.settings).message(app.now())), nl=False)
     else:
         click.echo(terminal.selection_text(selection), nl=False)
 
@@ -233,14 +232,14 @@ def digest(app: AppContext, date: str | None, output: Path | None, to: str | Non
 
     DATE is 2026-07-12, 07-12 (this year), 'July 12', '12 July', today, tomorrow or yesterday.
     """
-    from . import digest as digest_mod
+    from .digest import Digest
     from .publish import atomic_write
 
     on = app.parse_date(date)
     loaded = app.load_days([on])
     warn_problems(loaded)
     selection = day_selection(loaded.index, on, app.settings)
-    message = digest_mod.build_message(selection, app.settings, app.now(), to=to)
+    message = Digest.render(selection, app.settings).message(app.now(), to)
     if part == "eml":
         data = message_bytes(message)
         text = message_text(message)
@@ -280,7 +279,7 @@ def send(app: AppContext, date: str | None, to: tuple[str, ...], force: bool) ->
     Each recipient's outcome is recorded in the ledger, so running it again for the same DATE sends
     nobody twice. Exits 1 when any recipient failed.
     """
-    from . import mail
+    from .channels import digest as mail
     from .ledger import Ledger
 
     on = app.parse_date(date)
@@ -315,9 +314,10 @@ STALL_ENV = "THISDAY_TEST_STALL_AFTER"
 
 
 def publish_time(app: AppContext, on: datetime.date, now_text: str | None) -> datetime.datetime:
-    """The publish time of a build for ``on``: --now if given, the clock for today, else ``on`` at the daemon's
-    publishing time (``daemon.time``), as the daemon would publish it."""
-    zone = app.settings.zone
+    """The publish time of a build for ``on`` (see :func:`thisday.runner.publish_time`); --now parsed here."""
+    from .runner import publish_time as policy
+
+    given = None
     if now_text:
         try:
             given = datetime.datetime.fromisoformat(now_text)
@@ -327,11 +327,7 @@ def publish_time(app: AppContext, on: datetime.date, now_text: str | None) -> da
             ) from None
         if given.tzinfo is None:
             raise click.BadParameter("give a UTC offset, e.g. 2026-07-12T06:00:00+02:00", param_hint="--now")
-        return given.astimezone(zone)
-    now = app.now()
-    if on == now.date():
-        return now
-    return datetime.datetime.combine(on, app.settings.daemon.time, tzinfo=zone)
+    return policy(app.settings, on, app.now(), given)
 
 
 STALL_MESSAGES_ENV = "THISDAY_TEST_STALL_AFTER_MESSAGES"
@@ -358,7 +354,8 @@ def site_preview(app: AppContext, on: datetime.date, fmt: str, feed_name: str | 
     """The bytes `thisday build` would write for ``on``: a feed file (atom, rss) or the day's page (html)."""
     from .config import FeedSettings
     from .publish import render_site, site_window
-    from .site import day_path, feed_path, published_feeds
+    from .site import feed_path, published_feeds
+    from .views import day_path
 
     settings = app.settings
     feeds = published_feeds(settings)
@@ -371,7 +368,7 @@ def site_preview(app: AppContext, on: datetime.date, fmt: str, feed_name: str | 
     wanted = day_path(on) if fmt == "html" else feed_path(feed, fmt)
     loaded = app.load_days(site_window(settings, on))
     warn_problems(loaded)
-    rendered = render_site(settings, loaded.index, on, publish_time(app, on, None))
+    rendered = render_site(settings, loaded.index, on, publish_time(app, on, None), only=wanted)
     return next(data for path, data in rendered if path == wanted)
 
 
@@ -399,16 +396,31 @@ def build(app: AppContext, date: str | None, days: int | None, now_text: str | N
     For every configured feed, NAME.atom and NAME.rss with the last N days; index.html (DATE's page, with
     feed autodiscovery) and one page per day in days/. Every file is written to a temporary file and renamed.
     """
-    from .publish import build_site, site_window
+    from .channels import Hooks, Loaded, Run
+    from .channels.feeds import FeedsChannel
+    from .ledger import Ledger
     from .site import published_feeds
 
     on = app.parse_date(date)
     now = publish_time(app, on, now_text)
-    loaded = app.load_days(site_window(app.settings, on, days))
-    warn_problems(loaded)
-    written = build_site(app.settings, loaded.index, on, now, days, progress=_stall_hook())
+    loaded: list[Loaded] = []
+
+    def load(needed: Iterable[datetime.date]) -> Loaded:
+        result = app.load_days(list(needed))
+        warn_problems(result)
+        loaded.append(Loaded(result.index, result.problems))
+        return loaded[-1]
+
+    with Ledger.from_settings(app.settings) as ledger:
+        run = Run(app.settings, ledger, now, load, hooks=Hooks(after_file=_stall_hook()))
+        # recorded in the ledger like the daemon's build, so the cron way reads as published in `thisday status`
+        report = FeedsChannel().publish(run, on, [on], window=days, force=True)
+    if report.errors:
+        raise PublishError(report.errors[0].split(": ", 1)[1])
+    if not report.published:
+        raise PublishError(f"the site for {on.isoformat()} is being built by another thisday process; try again")
     feeds = ", ".join(f"{f.name}.atom/.rss" for f in published_feeds(app.settings))
-    click.echo(f"{on.isoformat()}: wrote {len(written)} files to {app.settings.feeds_dir} ({feeds})")
+    click.echo(f"{on.isoformat()}: {report.lines[0]} ({feeds})")
 
 
 @main.command()

@@ -25,12 +25,13 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from .channels.digest import configured_recipients
 from .config import Settings
 from .errors import ConfigError, ThisdayError
 from .ledger import Ledger
-from .mail import Delivery, configured_recipients
 from .runner import daily_time, publish_due
 from .schedule import DailyTime
+from .smtp import Delivery
 
 log = logging.getLogger("thisday")
 

@@ -345,3 +345,16 @@ def parse_target_date(text: str, today: datetime.date) -> datetime.date:
     except ValueError as exc:
         raise DateError(f"{raw!r} is not a real day: {exc}") from None
     raise DateError(f"{raw!r} is not a date: write 2026-07-12, 07-12, 'July 12', today or tomorrow")
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def format_day(on: datetime.date) -> str:
+    """'12 July 2026': the one display of a calendar day (pages, feeds, the digest, the terminal)."""
+    return f"{on.day} {MONTHS[on.month - 1]} {on.year}"
+
+
+def weekday(on: datetime.date) -> str:
+    """'Sunday': the one display of a weekday."""
+    return WEEKDAYS[on.weekday()]

@@ -1,58 +1,45 @@
-"""The email digest: one day's selection as a complete RFC 5322 message, ready for any mail client.
+"""The email digest: one day's view rendered as the parts of a message (subject, plain text, HTML).
 
-The message is ``multipart/alternative`` (plain text first, HTML second), UTF-8, with the deliverability
-headers mailbox providers look for (``List-Id``, ``List-Unsubscribe``, RFC 8058 one-click). The bodies and the
-subject come from Jinja2 templates (``email/subject.txt``, ``email/body.txt``, ``email/body.html`` and the
-``email/style.css`` it includes): the user's templates folder (``templates`` in ``thisday.toml``) first, then
-the project's own ``templates/`` folder. The HTML has its CSS inlined (css-inline) for mail clients.
+The bodies and the subject come from Jinja2 templates (``email/subject.txt``, ``email/body.txt``,
+``email/body.html`` and the ``email/style.css`` it includes), looked up by :mod:`thisday.templates`: the user's
+folder first, then the shipped ones. The HTML has its CSS inlined (css-inline) for mail clients.
 
-Pure apart from reading templates: the send time arrives as an argument, nothing is written or sent here
-(:mod:`thisday.mail` sends, :func:`thisday.publish.atomic_write` writes ``.eml`` files).
+A day's digest is rendered once, whatever the number of recipients: what differs per recipient (the address and
+the unsubscribe URL) is rendered as a marker, and :meth:`Digest.parts_for` fills it in for each recipient. The
+message itself is assembled by :mod:`thisday.message`; the digest channel sends it.
+
+Pure apart from reading templates: the send time arrives as an argument, nothing is written or sent here.
 """
 
 from __future__ import annotations
 
-import calendar as _calendar
 import datetime
+import html as _html
 import re
-from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from urllib.parse import quote
 
 import css_inline
 import jinja2
-from markupsafe import Markup
 
 from . import templates
 from .config import Settings
-from .dates import event_year, format_year, format_years_ago
 from .errors import PublishError
-from .markup import plain_text, render_markdown
-from .message import (
-    Parts,
-    assemble,
-    list_id_header,
-    list_label,
-    message_id,
-    parse_address,
-)
-from .model import DaySelection, Occurrence, Source
-from .selection import describe_day
+from .message import Parts, assemble, list_id_header, list_label, message_id, parse_address
+from .model import DaySelection
+from .views import DayView, Views
 
 TEMPLATE_NAMES = ("email/subject.txt", "email/body.txt", "email/body.html")
-UNDISCLOSED = "undisclosed-recipients:;"
-POLICY = policy.default
-"""Headers are built with the email package's modern policy: a value with CR or LF is refused, never sent."""
+DigestParts = Parts
+"""The rendered digest before it becomes a message: subject (one line), plain text and inlined HTML."""
 
-_IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)", re.IGNORECASE)
-_LABEL_RE = re.compile(
-    r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
-)
-_PHRASE_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
-_HEADING_RE = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
+RECIPIENT_MARK = "thisday-recipient-d41d8cd9"
+UNSUBSCRIBE_MARK = "https://thisday.invalid/unsubscribe-d41d8cd9"
+"""Markers rendered in place of the per-recipient values, filled in per message (letters, digits and URL
+characters that no escaping, CSS inlining or template filter changes)."""
+_META_CHARSET = re.compile(r'<meta charset="?utf-8"?\s*/?>', re.IGNORECASE)
 
 
 def template_environment(settings: Settings) -> jinja2.Environment:
@@ -60,115 +47,14 @@ def template_environment(settings: Settings) -> jinja2.Environment:
     return templates.environment(settings.templates, settings.source)
 
 
-# ---------------------------------------------------------------------------------------------
-# What the templates see
-
-
-@dataclass(frozen=True)
-class Item:
-    """One entry as the templates show it. ``*_html`` values are sanitized HTML (safe to output unescaped)."""
-
-    id: str
-    title: str
-    kind: str
-    year: str
-    """The event's year as people write it ('1942', 'AD 70', '44 BC'); empty for a rule with no first year."""
-    date_display: str
-    years_ago: int | None
-    years_ago_text: str
-    round_anniversary: bool
-    note: str
-    tags: tuple[str, ...]
-    sources: tuple[Source, ...]
-    body_html: Markup
-    body_text: str
-    summary_html: Markup
-    summary_text: str
-    more: bool
-    """The body has more than its summary (the first paragraph)."""
-
-
-@dataclass(frozen=True)
-class Day:
-    date: datetime.date
-    display: str
-    """'12 July 2026'."""
-    weekday: str
-    iso: str
-
-
-DigestParts = Parts
-"""The rendered digest before it becomes a message: subject (one line), plain text and inlined HTML."""
-
-
-def _headings(body: str) -> set[str]:
-    """The plain text of the body's ATX headings (``## The capture``), so the text part can set them off."""
-    return {plain_text(m[1]) for m in _HEADING_RE.finditer(body)}
-
-
-def _reflow(text: str, headings: Collection[str] = ()) -> str:
-    """Plain text with each paragraph on one line (list items on their own lines), for the template to wrap.
-
-    A paragraph that is one of ``headings`` is underlined with ``~``.
-    """
-    paragraphs = []
-    for paragraph in text.split("\n\n"):
-        if paragraph.lstrip().startswith("- "):
-            paragraphs.append("\n".join(" ".join(line.split()) for line in paragraph.splitlines()))
-        elif paragraph.strip():
-            joined = " ".join(paragraph.split())
-            if joined in headings:
-                joined += "\n" + "~" * min(len(joined), 72)
-            paragraphs.append(joined)
-    return "\n\n".join(paragraphs)
-
-
-def _first_paragraph(body: str) -> str:
-    """The first Markdown block of ``body`` that is running text (not a heading, list, quote or HTML)."""
-    for block in re.split(r"\n\s*\n", body.strip()):
-        stripped = block.lstrip()
-        if stripped and not stripped.startswith(("#", "<", "- ", "* ", "> ", "|", "```")):
-            return block
-    return ""
-
-
-def _email_html(markdown: str) -> Markup:
-    html = _IMG_WITHOUT_ALT.sub('<img alt=""', render_markdown(markdown))
-    return Markup(html)  # sanitized by markup.render_markdown (nh3)
-
-
-def item(occ: Occurrence) -> Item:
-    """What the templates know about one occurrence."""
-    entry = occ.entry
-    year = event_year(entry)
-    summary = _first_paragraph(entry.body)
-    return Item(
-        id=entry.id,
-        title=" ".join(entry.title.split()),
-        kind=entry.kind.value,
-        year=format_year(year) if year is not None else "",
-        date_display=occ.date_display,
-        years_ago=occ.years_ago,
-        years_ago_text=format_years_ago(occ.years_ago),
-        round_anniversary=occ.round_anniversary,
-        note=occ.note or "",
-        tags=entry.tags,
-        sources=entry.sources,
-        body_html=_email_html(entry.body),
-        body_text=_reflow(plain_text(entry.body), _headings(entry.body)),
-        summary_html=_email_html(summary),
-        summary_text=_reflow(plain_text(summary)),
-        more=summary.strip() != entry.body.strip(),
-    )
-
-
-def preheader(day: Day, lead: Item | None, others: Sequence[Item]) -> str:
+def preheader(day: DayView) -> str:
     """The line inbox lists show beside the subject."""
+    lead = day.lead
     if lead is None:
         return f"Nothing on {day.display} yet."
     text = f"{day.display}: {lead.title}"
-    if others:
-        text += f", and {len(others)} more from this day in history"
+    if day.others:
+        text += f", and {len(day.others)} more from this day in history"
     return text
 
 
@@ -178,24 +64,19 @@ def unsubscribe_url(settings: Settings, recipient: str) -> str:
     return url.replace("{email}", quote(recipient, safe="@")) if url else ""
 
 
-def context(selection: DaySelection, settings: Settings, recipient: str = "") -> dict[str, object]:
+def context(day: DayView, settings: Settings, recipient: str, unsubscribe: str) -> dict[str, object]:
     """Everything the templates can use. Without a featured entry, the first in publishing order leads."""
-    on = selection.on
-    day = Day(on, describe_day(on), _calendar.day_name[on.weekday()], on.isoformat())
-    items = [item(occ) for occ in selection.occurrences]
-    lead = items[0] if items else None
-    others = items[1:]
     return {
         "site": settings.site,
         "digest": settings.digest,
         "day": day,
-        "lead": lead,
-        "others": others,
-        "count": len(items),
-        "left_out": selection.left_out,
-        "preheader": preheader(day, lead, others),
+        "lead": day.lead,
+        "others": day.others,
+        "count": day.count,
+        "left_out": day.left_out,
+        "preheader": preheader(day),
         "recipient": recipient,
-        "unsubscribe_url": unsubscribe_url(settings, recipient),
+        "unsubscribe_url": unsubscribe,
         "unsubscribe_text": settings.digest.unsubscribe_text,
     }
 
@@ -206,32 +87,85 @@ def _inline_css(html: str) -> str:
         load_remote_stylesheets=False,
         keep_link_tags=False,
     )
-    return str(inliner.inline(html))
+    inlined = str(inliner.inline(html))
+    # the inliner moves the <style> block ahead of <meta charset>: put the charset first again, within the
+    # first 1024 bytes, where HTML parsers look for it
+    match = _META_CHARSET.search(inlined)
+    if match is not None and match.start() > 200:
+        inlined = inlined[: match.start()] + inlined[match.end() :]
+        inlined = re.sub(r"<head([^>]*)>", lambda m: m.group(0) + match.group(0), inlined, count=1)
+    return inlined
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A day's digest, rendered once; :meth:`parts_for` and :meth:`message` address it to each recipient."""
+
+    settings: Settings
+    day: DayView
+    parts: Parts
+    """Rendered with markers in place of the recipient and the unsubscribe URL."""
+    sender: Address
+    label: str
+
+    @classmethod
+    def render(
+        cls, selection: DaySelection | DayView, settings: Settings, *, env: jinja2.Environment | None = None
+    ) -> Digest:
+        """Render the subject, the plain-text body and the HTML body (CSS inlined) for a day, once."""
+        env = env or template_environment(settings)
+        day = selection if isinstance(selection, DayView) else Views(settings).day(selection)
+        marker = UNSUBSCRIBE_MARK if settings.digest.unsubscribe_url.strip() else ""
+        values = context(day, settings, RECIPIENT_MARK, marker)
+        subject = " ".join(templates.render(env, "email/subject.txt", values).split())
+        if not subject:
+            raise PublishError("email/subject.txt rendered an empty subject; put the date in it")
+        if RECIPIENT_MARK in subject or UNSUBSCRIBE_MARK in subject:
+            raise PublishError("email/subject.txt shows the recipient: keep the subject the same for everyone")
+        values["subject"] = subject
+        text = templates.render(env, "email/body.txt", values)
+        html = templates.render(env, "email/body.html", values)
+        lines = text.strip("\n").splitlines()
+        text = "\n".join(line if line == "-- " else line.rstrip() for line in lines) + "\n"  # keep the sig dash
+        sender = parse_address(settings.digest.sender, "digest.sender")
+        label = list_label(settings.digest.list_id, sender)
+        return cls(settings, day, Parts(subject, text, _inline_css(html)), sender, label)
+
+    def parts_for(self, recipient: str) -> Parts:
+        """The parts with ``recipient``'s address and unsubscribe URL filled in ('' for undisclosed)."""
+        url = unsubscribe_url(self.settings, recipient)
+        text = self.parts.text.replace(UNSUBSCRIBE_MARK, url).replace(RECIPIENT_MARK, recipient)
+        html = self.parts.html.replace(UNSUBSCRIBE_MARK, _html.escape(url)).replace(
+            RECIPIENT_MARK, _html.escape(recipient)
+        )
+        return Parts(self.parts.subject, text, html)
+
+    def message(self, now: datetime.datetime, to: str | None = None, *, test: bool = False) -> EmailMessage:
+        """The digest as a complete message to ``to`` (default: undisclosed recipients), dated ``now``."""
+        address = None
+        if to:
+            try:
+                address = parse_address(to, "recipient")
+            except ValueError as exc:
+                raise PublishError(str(exc)) from None
+        recipient = address.addr_spec if address is not None else ""
+        return assemble(
+            self.parts_for(recipient),
+            sender=self.sender,
+            to=address,
+            date=now,
+            message_id=message_id(self.day.on, self.label, recipient or None, test=test),
+            list_id=list_id_header(self.settings.digest.list_id, self.settings.site.title, self.label),
+            unsubscribe_url=unsubscribe_url(self.settings, recipient),
+            language=self.settings.site.language,
+        )
 
 
 def render_parts(
-    selection: DaySelection,
-    settings: Settings,
-    *,
-    recipient: str = "",
-    env: jinja2.Environment | None = None,
-) -> DigestParts:
-    """Render the subject, the plain-text body and the HTML body (CSS inlined) for a day."""
-    env = env or template_environment(settings)
-    values = context(selection, settings, recipient)
-    subject = " ".join(templates.render(env, "email/subject.txt", values).split())
-    values["subject"] = subject
-    text = templates.render(env, "email/body.txt", values)
-    html = templates.render(env, "email/body.html", values)
-    if not subject:
-        raise PublishError("email/subject.txt rendered an empty subject; put the date in it")
-    lines = text.strip("\n").splitlines()
-    text = "\n".join(line if line == "-- " else line.rstrip() for line in lines) + "\n"  # keep the sig dash
-    return DigestParts(subject=subject, text=text, html=_inline_css(html))
-
-
-# ---------------------------------------------------------------------------------------------
-# Addresses and headers
+    selection: DaySelection, settings: Settings, *, recipient: str = "", env: jinja2.Environment | None = None
+) -> Parts:
+    """The subject, the plain-text body and the HTML body (CSS inlined) of a day's digest for ``recipient``."""
+    return Digest.render(selection, settings, env=env).parts_for(recipient)
 
 
 def sender_address(settings: Settings) -> Address:
@@ -245,32 +179,8 @@ def build_message(
     now: datetime.datetime,
     *,
     to: str | None = None,
-    parts: DigestParts | None = None,
     env: jinja2.Environment | None = None,
     test: bool = False,
 ) -> EmailMessage:
-    """The day's digest as a complete message to ``to`` (default: undisclosed recipients), dated ``now``.
-
-    ``parts`` lets a sender render once and address many messages (when the unsubscribe URL is the same).
-    """
-    sender = sender_address(settings)
-    label = list_label(settings.digest.list_id, sender)
-    address = None
-    if to:
-        try:
-            address = parse_address(to, "recipient")
-        except ValueError as exc:
-            raise PublishError(str(exc)) from None
-    recipient = address.addr_spec if address is not None else ""
-    if parts is None:
-        parts = render_parts(selection, settings, recipient=recipient, env=env)
-    return assemble(
-        parts,
-        sender=sender,
-        to=address,
-        date=now,
-        message_id=message_id(selection.on, label, recipient or None, test=test),
-        list_id=list_id_header(settings.digest.list_id, settings.site.title, label),
-        unsubscribe_url=unsubscribe_url(settings, recipient),
-        language=settings.site.language,
-    )
+    """The day's digest as a complete message to ``to`` (default: undisclosed recipients), dated ``now``."""
+    return Digest.render(selection, settings, env=env).message(now, to, test=test)

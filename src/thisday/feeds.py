@@ -26,17 +26,15 @@ from collections.abc import Sequence
 from feedgen.feed import FeedGenerator
 
 from .config import FeedSettings, Settings
-from .model import DaySelection
-from .selection import describe_day
+from .dates import format_day
 from .site import (
     MEDIA_TYPES,
     SiteRenderer,
-    base_url,
-    day_url,
     feed_description,
     feed_title,
     feed_url,
 )
+from .views import DayView, base_url
 
 GENERATOR = "thisday"
 
@@ -67,12 +65,16 @@ def item_id(settings: Settings, feed: FeedSettings, day: datetime.date, entry_id
     return f"tag:{tag_authority(settings)},{day.isoformat()}:{specific}"
 
 
-def day_title(selection: DaySelection) -> str:
-    """'12 July 2026: Andrey Vlasov is captured by German forces, and 4 more'."""
-    occurrences = selection.occurrences
-    title = f"{describe_day(selection.on)}: {occurrences[0].entry.title}"
-    if len(occurrences) > 1:
-        title += f", and {len(occurrences) - 1} more"
+def day_title(day: DayView) -> str:
+    """'12 July 2026: on this day in 1942, Andrey Vlasov is captured by German forces, and 4 more'.
+
+    The day's date never stands alone beside a past event, which would read as if it happened this year.
+    """
+    lead = day.entries[0]
+    when = f"on this day in {lead.year}" if lead.year else "on this day"
+    title = f"{format_day(day.on)}: {when}, {lead.title}"
+    if len(day.entries) > 1:
+        title += f", and {len(day.entries) - 1} more"
     return title
 
 
@@ -128,15 +130,15 @@ def _add_item(
 def build_feed(
     settings: Settings,
     feed: FeedSettings,
-    days: Sequence[DaySelection],
+    days: Sequence[DayView],
     now: datetime.datetime,
     fmt: str,
     renderer: SiteRenderer | None = None,
 ) -> bytes:
-    """One feed file (``fmt`` is ``"atom"`` or ``"rss"``) from the feed's selections, newest day first.
+    """One feed file (``fmt`` is ``"atom"`` or ``"rss"``) from the feed's day views, newest day first.
 
-    ``days`` are the window's selections already filtered for this feed (``selection.day_selection`` with
-    the feed's kinds and tags); ``now`` is the publish time, an aware datetime (written in UTC).
+    ``days`` are views of the window's selections already filtered for this feed (``selection.day_selection``
+    with the feed's kinds and tags); ``now`` is the publish time, an aware datetime (written in UTC).
     """
     if fmt not in MEDIA_TYPES or fmt == "html":
         raise ValueError(f"unknown feed format {fmt!r}")
@@ -145,31 +147,31 @@ def build_feed(
     now = now.astimezone(datetime.UTC).replace(microsecond=0)
     renderer = renderer or SiteRenderer.create(settings)
     fg = _generator(settings, feed, fmt, now)
-    for selection in sorted(days, key=lambda s: s.on, reverse=True):
-        if not selection.occurrences:
+    for day in sorted(days, key=lambda d: d.on, reverse=True):
+        if not day.entries:
             continue
         if feed.items == "entry":
-            count = len(selection.occurrences)
-            htmls = renderer.entry_items_html(selection)
-            for index, (occ, html) in enumerate(zip(selection.occurrences, htmls, strict=True)):
+            count = len(day.entries)
+            htmls = renderer.entry_items_html(day)
+            for index, (view, html) in enumerate(zip(day.entries, htmls, strict=True)):
                 # One second apart, lead story latest: readers that sort by time show publishing order.
                 _add_item(
                     fg,
-                    id_=item_id(settings, feed, selection.on, occ.entry.id),
-                    title=occ.entry.title if occ.entry.rule else f"{occ.date_display}: {occ.entry.title}",
-                    link=day_url(settings, selection.on, occ.entry.id),
+                    id_=item_id(settings, feed, day.on, view.id),
+                    title=view.title if view.entry.rule else f"{view.date_display}: {view.title}",
+                    link=view.url,
                     html=html,
-                    when=item_time(selection.on, now, offset=count - 1 - index),
-                    tags=occ.entry.tags,
+                    when=item_time(day.on, now, offset=count - 1 - index),
+                    tags=view.tags,
                 )
         else:
             _add_item(
                 fg,
-                id_=item_id(settings, feed, selection.on),
-                title=day_title(selection),
-                link=day_url(settings, selection.on),
-                html=renderer.day_item_html(selection),
-                when=item_time(selection.on, now),
+                id_=item_id(settings, feed, day.on),
+                title=day_title(day),
+                link=day.url,
+                html=renderer.day_item_html(day),
+                when=item_time(day.on, now),
             )
     out: bytes = fg.atom_str(pretty=True) if fmt == "atom" else fg.rss_str(pretty=True)
     return out

@@ -18,7 +18,8 @@ from .errors import PublishError
 from .feeds import build_feed, window
 from .index import CalendarIndex
 from .selection import day_selection
-from .site import FEED_FORMATS, SiteRenderer, day_path, feed_path, published_feeds
+from .site import FEED_FORMATS, SiteRenderer, feed_path, published_feeds
+from .views import Views, day_path
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -64,30 +65,39 @@ def render_site(
     on: datetime.date,
     now: datetime.datetime,
     days: int | None = None,
+    *,
+    only: str | None = None,
 ) -> Iterator[tuple[str, bytes]]:
     """Every file of the site for a build on ``on`` at publish time ``now``, as (path in feeds/, bytes).
 
     In writing order: the day pages first (oldest first), then the feeds, then ``index.html``, so that
     whatever a feed item or the index links to is already there when the link appears. ``days`` overrides
-    every feed's window (``--days``). Pure: nothing is written. A generator, so that a build holds one
-    file's bytes at a time, however big the corpus.
+    every feed's window (``--days``); ``only`` renders just the file at that path (``thisday preview``).
+    Pure: nothing is written. A generator, so that a build holds one file's bytes at a time, however big the
+    corpus. One :class:`~thisday.views.Views` serves the whole build: each body is rendered once.
     """
-    renderer = SiteRenderer.create(settings)
+    views = Views(settings)
+    renderer = SiteRenderer.create(settings, views)
     site_days = site_window(settings, on, days)
-    pages = {d: day_selection(index, d, settings) for d in site_days}
+    pages = {d: views.day(day_selection(index, d, settings)) for d in site_days}
     for d in reversed(site_days):
-        yield day_path(d), renderer.day_page(pages[d], site_days)
+        if only in (None, day_path(d)):
+            yield day_path(d), renderer.day_page(pages[d], site_days)
     for feed in published_feeds(settings):
+        if only is not None and only not in (feed_path(feed, fmt) for fmt in FEED_FORMATS):
+            continue
         feed_days = window(on, days or feed.days)
         if not feed.kinds and not feed.tags:
-            selections = [pages[d] for d in feed_days]
+            selected = [pages[d] for d in feed_days]
         else:
-            selections = [
-                day_selection(index, d, settings, kinds=feed.kinds, tags=feed.tags) for d in feed_days
+            selected = [
+                views.day(day_selection(index, d, settings, kinds=feed.kinds, tags=feed.tags)) for d in feed_days
             ]
         for fmt in FEED_FORMATS:
-            yield feed_path(feed, fmt), build_feed(settings, feed, selections, now, fmt, renderer)
-    yield "index.html", renderer.index_page(pages[on], site_days)
+            if only in (None, feed_path(feed, fmt)):
+                yield feed_path(feed, fmt), build_feed(settings, feed, selected, now, fmt, renderer)
+    if only in (None, "index.html"):
+        yield "index.html", renderer.index_page(pages[on], site_days)
 
 
 def build_site(

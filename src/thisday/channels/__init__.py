@@ -25,7 +25,7 @@ from ..config import Settings
 from ..index import CalendarIndex
 from ..ledger import Ledger, Record, Status
 from ..model import Problem
-from ..schedule import DailyTime
+from ..schedule import DailyTime, days_due
 
 log = logging.getLogger("thisday")
 
@@ -115,8 +115,8 @@ class Channel(Protocol):
         ...
 
 
-UNSERVED = (Status.FAILED, Status.UNCERTAIN, Status.CLAIMED, Status.SENDING)
-"""Row states that mean "not (known to be) served" when a day's publication should be over."""
+UNSERVED = (Status.FAILED, Status.UNCERTAIN)
+"""Row states that mean "not (known to be) served"; a claimed or sending row is unserved once it is stuck."""
 
 
 def describe(record: Record, zone: datetime.tzinfo) -> str:
@@ -126,6 +126,29 @@ def describe(record: Record, zone: datetime.tzinfo) -> str:
     return f"{record.day.isoformat()} {record.status.value} at {when}{detail}"
 
 
-def unserved(records: Iterable[Record]) -> list[Record]:
-    """The rows among ``records`` that are not served (failed, uncertain, or still claimed/sending)."""
-    return [r for r in records if r.status in UNSERVED]
+def unserved(records: Iterable[Record], now: datetime.datetime) -> list[Record]:
+    """The rows among ``records`` that are not served: failed, uncertain, or claimed/sending and stuck."""
+    return [r for r in records if r.status in UNSERVED or stuck(r, now)]
+
+
+GRACE = datetime.timedelta(minutes=15)
+"""How long after its publish time a day may still be in progress before ``thisday status`` calls it failing."""
+
+
+def due_days(run: Run, channel: str) -> list[datetime.date]:
+    """Due days of ``channel`` not done yet, from its first ever publication on (a new ledger: the latest day)."""
+    ledger = run.ledger
+    window = run.settings.daemon.catch_up_days
+    recent = [run.latest - datetime.timedelta(days=n) for n in range(window + 1)]
+    done = set()
+    for day in recent:
+        record = ledger.get(day, channel)
+        if record is not None and record.status in (Status.DONE, Status.UNCERTAIN):
+            done.add(day)
+    first = ledger.first(channel)
+    return days_due(run.daily, run.now, done, window, since=first.day if first else None)
+
+
+def stuck(record: Record, now: datetime.datetime) -> bool:
+    """A row still claimed (or sending) long after it was claimed: its holder is gone or hung."""
+    return record.status in (Status.CLAIMED, Status.SENDING) and now - record.claimed_at > GRACE
