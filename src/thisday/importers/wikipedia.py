@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..dates import MONTHS, julian_to_gregorian
+from ..errors import ImportSourceError
 from ..model import Calendar
 from .common import (
     Collector,
@@ -90,8 +91,6 @@ class _List:
 
 def day_files(source: Path) -> list[Path]:
     """The JSON files of a day-files folder (or of its ``days/`` subfolder), or the one file given."""
-    from . import ImportSourceError
-
     if source.is_file():
         if _DAY_FILE_RE.match(source.name) is None:
             raise ImportSourceError(
@@ -134,9 +133,9 @@ def read_day_file(name: str, data: bytes, collector: Collector, tags: tuple[str,
         return
     try:
         doc = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested too deep, a 4,300-digit number
         collector.records += 1
-        collector.reject(name, "bad-file", f"not a JSON file: {exc}")
+        collector.reject(name, "bad-file", f"not a readable JSON file: {str(exc)[:160]}")
         return
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
         collector.records += 1
