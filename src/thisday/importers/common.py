@@ -69,8 +69,12 @@ _CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def strip_controls(text: str) -> tuple[str, tuple[str, ...]]:
-    """``text`` without control characters (line ends made ``\\n`` first), and the ones removed (``U+001B``)."""
+    """``text`` without control characters, and the ones removed (``U+001B``).
+
+    Line ends (CR, CRLF) and the characters that also end lines (VT, FF, NEL) become ``\\n`` first: a title
+    makes them spaces, a body keeps them as line breaks."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\x0b", "\n").replace("\x0c", "\n").replace("\x85", "\n")  # VT, FF, NEL: line breaks
     found = _CONTROL_RE.findall(text)
     if not found:
         return text, ()

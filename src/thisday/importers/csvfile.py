@@ -247,7 +247,9 @@ def import_record(
     """
     cells: dict[str, str] = {}
     removed: dict[str, tuple[str, ...]] = {}
-    for name, value in values.items():
+    for name, value in sorted(
+        values.items(), key=lambda item: FIELDS.index(item[0]) if item[0] in FIELDS else 99
+    ):
         cells[name], removed[name] = strip_controls(value)
 
     def cell(field: str) -> str:
