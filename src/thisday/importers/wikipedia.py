@@ -186,7 +186,7 @@ def _read_section(collector: Collector, ctx: _Day, section: str, kind: str, item
             or not isinstance(item.get("year"), str)
             or not isinstance(text or "", str)
         ):
-            collector.reject(loc, "bad-record", "an item needs a year and a text (strings)", repr(item)[:200])
+            collector.reject(loc, "bad-record", "an item needs a year and a text (strings)", _shown(item))
             continue
         raw_links = item.get("links")
         ylines = item["year"].split("\n")
@@ -279,6 +279,14 @@ def _flush(collector: Collector, ctx: _Day, kind: str, nested: _List | None) -> 
                 list_item=False,
                 notes=[f"a line of the list in {nested.location} with no record of its own"],
             )
+
+
+def _shown(item: object) -> str:
+    """The start of an item as the report shows it (an item nested too deep to show says so)."""
+    try:
+        return repr(item)[:200]
+    except RecursionError:
+        return "(nested too deep to show)"
 
 
 def _line_key(line: str) -> str:
