@@ -196,7 +196,7 @@ def read_csv(
     rows = [(line, row) for line, row in rows if any(cell.strip() for cell in row)]
     if not rows:
         raise ImportSourceError(f"{name}: empty; a CSV import needs a header line (date,title,...) and rows")
-    header = [strip_controls(cell)[0] for cell in rows[0][1]]
+    header = [clean_title(strip_controls(cell)[0]) for cell in rows[0][1]]  # one line, no escapes
     columns = column_map(header, dict(options.columns), name)
     collector = Collector()
     used = set(columns.values())
