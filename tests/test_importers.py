@@ -498,7 +498,8 @@ def test_cli_import_errors(tmp_path: Path) -> None:
 
 
 def test_cli_import_wikipedia_into_folder(tmp_path: Path) -> None:
-    """--into chooses the folder; rejects are summarised with reasons, the first listed on stderr."""
+    """--into chooses the folder; rejects are summarised with reasons, the first listed on stderr; without
+    --report the count of records imported with a note is said too."""
     entries = tmp_path / "entries"
     into = entries / "wikipedia"
     result = CliRunner().invoke(
@@ -516,6 +517,8 @@ def test_cli_import_wikipedia_into_folder(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "imported 26 of 29 records as 26 entries" in result.stdout
     assert "not imported: 3 records (duplicate 2, no-text 1)" in result.stdout
+    notes = len(import_source("wikipedia-day-files", FIXTURES / "wikipedia").notes)
+    assert f"notes: {notes} records imported with a note (--report FILE lists them)" in result.stdout
     assert "01-24.json Births #1: no-text" in result.stderr
     assert (into / "01-27.json").is_file()
 
@@ -638,10 +641,12 @@ def test_control_characters_are_stripped_and_noted(tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
     path.write_text(
         'date,title,body\n1942-07-12,"\x1b[31mRed\x1b[0m title\x07","line one\x00\n\tline two\x7f\x9b"\n'
-        "1942-07-13,Clean,ok\n",
+        "1942-07-13,Clean,ok\n1990s,\x1b[2JA decade\x07,\n",
         encoding="utf-8",
     )
     result = import_source("csv", path)
+    assert reasons(result) == {"c.csv:5": "not-a-year"}
+    assert not set(report_text(result, "csv", "c.csv")) & set(CONTROLS)  # nor in what the report shows
     entry = by_title(result)["[31mRed[0m title"]
     assert entry["body"] == "line one\n\tline two"
     ics = _ics(
