@@ -447,7 +447,7 @@ def serve(app: AppContext, host: str, port: int, quiet: bool) -> None:
 
 
 @main.command("import")
-@click.argument("fmt", metavar="FORMAT", type=click.Choice(["wikipedia-day-files", "csv", "ical"]))
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["wikipedia-day-files", "csv", "ical", "json"]))
 @click.argument("source", type=click.Path(path_type=Path, exists=True))
 @click.option(
     "--into",
@@ -467,7 +467,8 @@ def serve(app: AppContext, host: str, port: int, quiet: bool) -> None:
     "columns",
     multiple=True,
     metavar="FIELD=COLUMN",
-    help="CSV: read FIELD (date, title, kind, tags, source_url, source_title, body, id, calendar) from COLUMN (repeatable).",
+    help="CSV: read FIELD (date, title, kind, tags, source_url, source_title, body, id, calendar, observe) from "
+    "COLUMN; JSON: from the key path COLUMN (pages.0.title), FIELD may also be year (repeatable).",
 )
 @click.option(
     "--default-kind",
@@ -491,79 +492,33 @@ def import_command(
     tags: str,
     replace: bool,
 ) -> None:
-    """Import a collection: FORMAT is wikipedia-day-files, csv or ical; SOURCE its folder or file.
+    """Import a collection: FORMAT is wikipedia-day-files, csv, ical or json; SOURCE its folder or file.
 
     Every record is imported or reported with its reason; re-importing the same source changes nothing.
     """
-    import contextlib
+    from .importers import ImportOptions, ImportSourceError
+    from .importers.common import parse_column_options
+    from .importers.run import progress_bar, run_import, source_label, summary
 
-    from .importers import ImportOptions, import_source
-    from .importers.output import render_files, report_text, write_files
-    from .publish import atomic_write
-
-    mapping: dict[str, str] = {}
-    for item in columns:
-        field, sep, column = item.partition("=")
-        if not sep or not field.strip() or not column.strip():
-            raise click.BadParameter(
-                f"{item!r}: write FIELD=COLUMN, e.g. --column date=When", param_hint="--column"
-            )
-        mapping[field.strip()] = column.strip()
+    try:
+        mapping = parse_column_options(columns)
+    except ImportSourceError as exc:
+        raise click.BadParameter(str(exc), param_hint="--column") from None
     options = ImportOptions(
         default_kind=default_kind,
         tags=tuple(t.strip() for t in tags.split(",") if t.strip()),
         columns=mapping,
     )
     folder = into if into is not None else app.settings.entries / "imported" / fmt
-    label = source.resolve().name
-    if fmt == "wikipedia-day-files" and label == "days":
-        label = source.resolve().parent.name
-    with contextlib.ExitStack() as stack:
-        bars: list[Any] = []
-
-        def progress(done: int, total: int) -> None:
-            if not bars:  # a bar only on a terminal: scripts and logs stay quiet
-                if not sys.stderr.isatty():
-                    bars.append(None)
-                    return
-                bars.append(
-                    stack.enter_context(
-                        click.progressbar(length=total, label=f"importing {label}", file=sys.stderr)
-                    )
-                )
-            if bars[0] is not None:
-                bars[0].update(done - bars[0].pos)
-
-        result = import_source(fmt, source, options, progress)
-    files = render_files(result.entries)
-    written = write_files(folder, files, fmt, label, replace=replace)
-    if report_path is not None:
-        atomic_write(report_path, report_text(result, fmt, label).encode("utf-8"))
-    click.echo(
-        f"imported {result.imported_records:,} of {result.records:,} records as {len(result.entries):,} entries "
-        f"into {folder} ({len(written.written)} files written, {len(written.unchanged)} unchanged"
-        + (f", {len(written.removed)} removed" if written.removed else "")
-        + ")"
-    )
-    if result.rejects:
-        reasons = ", ".join(f"{reason} {count:,}" for reason, count in result.reason_counts())
-        plural = "s" if len(result.rejects) != 1 else ""
-        click.echo(f"not imported: {len(result.rejects):,} record{plural} ({reasons})")
-        if report_path is None:
-            for reject in result.rejects[:10]:
-                click.echo(f"  {reject.location}: {reject.reason}: {reject.detail}", err=True)
-            more = f"{len(result.rejects) - 10:,} more; " if len(result.rejects) > 10 else ""
-            click.echo(f"  ({more}--report FILE lists every record with its reason)", err=True)
-    if report_path is not None:
-        click.echo(
-            f"report: {report_path} ({len(result.rejects):,} not imported, {len(result.notes):,} notes)"
+    with progress_bar(source_label(fmt, source)) as progress:
+        run = run_import(
+            fmt, source, folder, options, report_path=report_path, replace=replace, progress=progress
         )
-    root = app.settings.entries.resolve()
-    if not folder.resolve().is_relative_to(root):
-        click.echo(
-            f"thisday: warning: {folder} is outside the entries folder {app.settings.entries}; it will not be read",
-            err=True,
-        )
+    out, err = summary(run, app.settings.entries)
+    for line in out:
+        click.echo(line)
+    for line in err:
+        click.echo(line, err=True)
 
 
 @main.command()
