@@ -350,3 +350,18 @@ def test_digest_command_writes_an_eml_file(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_links_in_bodies_are_absolute_and_the_text_part_keeps_their_urls() -> None:
+    """A relative link in an entry body points at the site in the HTML part (as on the site and in the feeds),
+    and the plain-text part keeps every link's URL as a numbered reference under its paragraph."""
+    body = "Read [the notes](notes/vlasov.html) and [a source](https://example.net/a?b=1&c=2).\n\nMore [here](#top)."
+    msg = parse(build_message(DaySelection(DAY, (entry("Linked", body=body, featured=True),)), settings(), NOW))
+    html = part(msg, "html")
+    assert 'href="https://example.org/notes/vlasov.html"' in html
+    assert 'href="notes/vlasov.html"' not in html
+    text = part(msg, "plain")
+    assert "the notes [1] and a source [2]" in text
+    assert "[1] https://example.org/notes/vlasov.html" in text
+    assert "[2] https://example.net/a?b=1&c=2" in text
+    assert "[3] https://example.org/days/2026-07-12.html#top" in text

@@ -54,11 +54,18 @@ def render_markdown(text: str) -> str:
     return sanitize(_parser().render(text)).strip()
 
 
-def plain_text(text: str) -> str:
-    """An entry body as plain text for terminals and text email: Markdown syntax removed, paragraphs kept."""
+def plain_text(text: str, *, base: str = "", page: str = "") -> str:
+    """An entry body as plain text for terminals and text email: Markdown syntax removed, paragraphs kept.
+
+    With ``base`` (the site's URL), each inline link keeps its URL as a numbered reference: "several
+    sources [1]", and "[1] https://..." under the paragraph; relative links are made absolute against ``base``
+    (and a bare ``#anchor`` against ``page``).
+    """
     if not _MARKUP.search(text):  # plain prose (most imported entries): nothing to render or remove
         return "\n\n".join(" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip()) if p.strip())
     html = render_markdown(text)
+    if base:
+        html = _number_links(html, base, page)
     paragraphs = (
         html.replace("</p>", "\n\n").replace("<br>", "\n").replace("</li>", "\n").replace("</h2>", "\n\n")
     )
@@ -67,6 +74,44 @@ def plain_text(text: str) -> str:
     text = "\n".join(line.rstrip() for line in _html.unescape(stripped).strip().splitlines())
     text = re.sub(r"\n{3,}", "\n\n", text)
     return _LIST_GAP.sub(r"\1\n", text)
+
+
+_LINK = re.compile(r'<a\s[^>]*?href="([^"]*)"[^>]*>(.*?)</a>', re.DOTALL)
+_BLOCK_END = re.compile(r"</(?:p|li|h[2-6]|blockquote|td)>")
+
+
+def _number_links(html: str, base: str, page: str) -> str:
+    """Each link's text followed by [n], and its URL listed as "[n] URL" at the end of its block."""
+    import urllib.parse
+
+    out: list[str] = []
+    pending: list[str] = []
+    counter = 0
+    position = 0
+    for block_end in [*_BLOCK_END.finditer(html), None]:
+        end = block_end.end() if block_end else len(html)
+        chunk = html[position:end]
+        position = end
+
+        def number(match: re.Match[str]) -> str:
+            nonlocal counter
+            url = _html.unescape(match.group(1))
+            if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", url):
+                url = urllib.parse.urljoin(page if url.startswith("#") else base, url)
+            if url.startswith("mailto:") and _html.unescape(nh3.clean(match.group(2), tags=set())) in url:
+                return match.group(0)
+            counter += 1
+            pending.append(f"[{counter}] {url}")
+            return f"{match.group(2)} [{counter}]"
+
+        chunk = _LINK.sub(number, chunk)
+        if pending and block_end is not None:
+            refs = "<br>".join(_html.escape(ref) for ref in pending)
+            tag = block_end.group(0)
+            chunk = chunk[: -len(tag)] + tag + f"<p>{refs}</p>"
+            pending.clear()
+        out.append(chunk)
+    return "".join(out)
 
 
 def slugify(text: str, limit: int = 60) -> str:

@@ -28,6 +28,8 @@ _TAG_WITH_URL = re.compile(r"<(?:a|img)\s[^>]*>")
 _URL_ATTR = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
 _HEADING = re.compile(r"<(/?)h([2-5])>")
 _IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)", re.IGNORECASE)
+_REFERENCES = re.compile(r"\[\d+\] \S")
+"""A paragraph of numbered link references ("[1] https://..."), one per line: kept as lines."""
 _HEADING_RE = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
 
 
@@ -81,7 +83,7 @@ def reflow(text: str, headings: Collection[str] = ()) -> str:
     """
     paragraphs = []
     for paragraph in text.split("\n\n"):
-        if paragraph.lstrip().startswith("- "):
+        if paragraph.lstrip().startswith("- ") or _REFERENCES.match(paragraph.lstrip()):
             paragraphs.append("\n".join(" ".join(line.split()) for line in paragraph.splitlines()))
         elif paragraph.strip():
             joined = " ".join(paragraph.split())
@@ -206,9 +208,9 @@ class Views:
             summary = first_paragraph(entry.body)
             found = _Body(
                 html=self._html(entry.body, page),
-                text=reflow(plain_text(entry.body), _headings(entry.body)),
+                text=reflow(plain_text(entry.body, base=self.base, page=page), _headings(entry.body)),
                 summary_html=self._html(summary, page),
-                summary_text=reflow(plain_text(summary)),
+                summary_text=reflow(plain_text(summary, base=self.base, page=page)),
                 more=summary.strip() != entry.body.strip(),
             )
             self._bodies[key] = found
