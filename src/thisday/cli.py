@@ -27,6 +27,7 @@ from .message import message_bytes, message_text
 from .model import Kind
 from .selection import day_selection
 from .store import Loaded, load_days
+from .views import Views
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -164,13 +165,13 @@ def preview(
         loaded.index, on, app.settings, kinds=[Kind(k) for k in kinds] or None, tags=tags or None
     )
     if fmt == "json":
-        click.echo(json.dumps(terminal.selection_json(selection), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(terminal.day_json(Views(app.settings).day(selection)), ensure_ascii=False, indent=2))
     elif fmt == "email":
         from .digest import Digest
 
         click.echo(message_text(Digest.render(selection, app.settings).message(app.now())), nl=False)
     else:
-        click.echo(terminal.selection_text(selection), nl=False)
+        click.echo(terminal.day_text(Views(app.settings).day(selection)), nl=False)
 
 
 @main.command()
