@@ -365,3 +365,13 @@ def test_links_in_bodies_are_absolute_and_the_text_part_keeps_their_urls() -> No
     assert "[1] https://example.org/notes/vlasov.html" in text
     assert "[2] https://example.net/a?b=1&c=2" in text
     assert "[3] https://example.org/days/2026-07-12.html#top" in text
+
+
+def test_no_control_character_reaches_the_subject() -> None:
+    """A title carrying terminal escapes or other control characters (built directly, past the loader's check)
+    never puts one into the Subject header."""
+    evil = entry("Evil\x1b[31m title\x07 with\x00 controls\x9b", featured=True)
+    msg = build_message(DaySelection(DAY, (evil,)), settings(), NOW)
+    subject = str(msg["Subject"])
+    assert "Evil[31m title with controls" in subject
+    assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in subject)

@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
@@ -24,7 +24,7 @@ from .config import DEFAULT_CONFIG_NAME, Settings, load_settings
 from .dates import parse_target_date
 from .errors import PublishError, ThisdayError
 from .message import message_bytes, message_text
-from .model import Kind
+from .model import DaySelection, Kind
 from .selection import day_selection
 from .store import Loaded, load_days
 from .views import Views
@@ -43,6 +43,14 @@ class AppContext:
         return load_days(
             self.settings.entries, self.settings.state_dir, days, self.settings.selection.feb29, check=check
         )
+
+    def select(
+        self, on: datetime.date, kinds: Collection[Kind] | None = None, tags: Collection[str] | None = None
+    ) -> DaySelection:
+        """What goes out on ``on`` (entries with problems are skipped, with one warning line)."""
+        loaded = self.load_days([on])
+        warn_problems(loaded)
+        return day_selection(loaded.index, on, self.settings, kinds=kinds, tags=tags)
 
     def now(self) -> datetime.datetime:
         """Now in the configured timezone: the one place the CLI reads the clock."""
@@ -159,11 +167,7 @@ def preview(
             )
         click.echo(site_preview(app, on, fmt, feed_name), nl=False)
         return
-    loaded = app.load_days([on])
-    warn_problems(loaded)
-    selection = day_selection(
-        loaded.index, on, app.settings, kinds=[Kind(k) for k in kinds] or None, tags=tags or None
-    )
+    selection = app.select(on, kinds=[Kind(k) for k in kinds] or None, tags=tags or None)
     if fmt == "json":
         click.echo(json.dumps(terminal.day_json(Views(app.settings).day(selection)), ensure_ascii=False, indent=2))
     elif fmt == "email":
@@ -237,9 +241,7 @@ def digest(app: AppContext, date: str | None, output: Path | None, to: str | Non
     from .publish import atomic_write
 
     on = app.parse_date(date)
-    loaded = app.load_days([on])
-    warn_problems(loaded)
-    selection = day_selection(loaded.index, on, app.settings)
+    selection = app.select(on)
     message = Digest.render(selection, app.settings).message(app.now(), to)
     if part == "eml":
         data = message_bytes(message)
@@ -284,9 +286,7 @@ def send(app: AppContext, date: str | None, to: tuple[str, ...], force: bool) ->
     from .ledger import Ledger
 
     on = app.parse_date(date)
-    loaded = app.load_days([on])
-    warn_problems(loaded)
-    selection = day_selection(loaded.index, on, app.settings)
+    selection = app.select(on)
     if to and not force:
         report = mail.send_digest(selection, app.settings, to, clock=app.now, send_empty=True)
     else:

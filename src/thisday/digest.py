@@ -27,6 +27,7 @@ import jinja2
 from . import templates
 from .config import Settings
 from .errors import PublishError
+from .markup import without_controls
 from .message import Parts, assemble, list_id_header, list_label, message_id, parse_address
 from .model import DaySelection
 from .views import DayView, Views
@@ -117,7 +118,7 @@ class Digest:
         day = selection if isinstance(selection, DayView) else Views(settings).day(selection)
         marker = UNSUBSCRIBE_MARK if settings.digest.unsubscribe_url.strip() else ""
         values = context(day, settings, RECIPIENT_MARK, marker)
-        subject = " ".join(templates.render(env, "email/subject.txt", values).split())
+        subject = " ".join(without_controls(templates.render(env, "email/subject.txt", values)).split())
         if not subject:
             raise PublishError("email/subject.txt rendered an empty subject; put the date in it")
         if RECIPIENT_MARK in subject or UNSUBSCRIBE_MARK in subject:

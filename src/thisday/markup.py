@@ -114,6 +114,14 @@ def _number_links(html: str, base: str, page: str) -> str:
     return "".join(out)
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def without_controls(text: str) -> str:
+    """``text`` without control characters (tabs and newlines kept): safe for a terminal, a header or XML."""
+    return _CONTROL.sub("", text)
+
+
 def slugify(text: str, limit: int = 60) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")

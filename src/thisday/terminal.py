@@ -7,19 +7,12 @@ drive a terminal (escape sequences, other control characters) is ever printed.
 from __future__ import annotations
 
 import calendar as _calendar
-import re
 import textwrap
 from typing import Any
 
 from .dates import MONTHS, event_year
+from .markup import without_controls as printable
 from .views import DayView, EntryView
-
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """``text`` without control characters (tabs and newlines kept): safe to write to a terminal."""
-    return _CONTROL.sub("", text)
 
 
 def entry_json(view: EntryView) -> dict[str, Any]:
