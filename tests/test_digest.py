@@ -18,6 +18,7 @@ from golden_files import check_golden
 from thisday.cli import main
 from thisday.config import DigestSettings, Settings, SiteSettings
 from thisday.digest import (
+    Digest,
     build_message,
     render_parts,
 )
@@ -375,3 +376,27 @@ def test_no_control_character_reaches_the_subject() -> None:
     subject = str(msg["Subject"])
     assert "Evil[31m title with controls" in subject
     assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in subject)
+
+
+@pytest.mark.parametrize(
+    "unsubscribe",
+    ["https://example.org/unsubscribe?email={email}", "mailto:leave@example.org", ""],
+)
+def test_a_prepared_message_is_the_same_message_for_each_recipient(unsubscribe: str) -> None:
+    """The fast path a send uses (headers made once, bodies filled in per recipient) gives, for each recipient,
+    the same headers and the same text and HTML as the message built whole by the email package."""
+    cfg = settings(unsubscribe_url=unsubscribe)
+    occ = entry("Gödel’s letter reaches Москва", body="Ünïcödé body — “quoted”, trailing space \n\n. a dot line", featured=True)
+    digest = Digest.render(DaySelection(DAY, (occ, *selection_on(DAY).occurrences)), cfg)
+    prepared = digest.prepare(NOW)
+    for address in ("reader@example.org", "zoe.o'neil+news@example.org", "x@sub.example.co.uk"):
+        fast = email.message_from_bytes(digest.message_bytes(prepared, NOW, address), policy=email.policy.default)
+        whole = parse(digest.message(NOW, address))
+        assert sorted(fast.keys()) == sorted(whole.keys())
+        for header in whole:
+            if header.lower() != "content-type":  # the MIME boundary differs, nothing else
+                assert str(fast[header]).strip() == str(whole[header]).strip(), header
+        assert part(fast, "plain") == part(whole, "plain")
+        assert part(fast, "html") == part(whole, "html")
+        assert address in str(fast["To"])
+        assert all(len(line) <= 998 for line in digest.message_bytes(prepared, NOW, address).split(b"\r\n"))

@@ -168,13 +168,15 @@ def send_digest(
     digest = Digest.render(selection, settings)  # once, before anyone is claimed: a broken template claims nobody
     sender = digest.sender.addr_spec
     now = clock()
+    prepared = digest.prepare(now)
     deliveries: list[Delivery] = []
     with Mailer(settings.smtp, password=password, sleep=sleep) as mailer:
         for address in addresses:
             if ledger is None:
                 delivery = mailer.send(digest.message(now, address, test=True), address, sender)
             else:
-                delivery = _send_held(ledger, mailer, digest, address, sender, now, clock, force)
+                data = digest.message_bytes(prepared, now, address)
+                delivery = _send_held(ledger, mailer, day, address, data, sender, clock, force)
             deliveries.append(delivery)
             if after_each is not None:
                 after_each(delivery)
@@ -184,14 +186,13 @@ def send_digest(
 def _send_held(
     ledger: Ledger,
     mailer: Mailer,
-    digest: Digest,
+    day: datetime.date,
     address: str,
+    data: bytes,
     sender: str,
-    now: datetime.datetime,
     clock: Callable[[], datetime.datetime],
     force: bool,
 ) -> Delivery:
-    day = digest.day.on
     with ledger.hold(day, digest_channel(address), clock, force=force) as held:
         if held is None:
             return _skipped(ledger, day, address)
@@ -199,7 +200,7 @@ def _send_held(
             delivery = Delivery(address, FAILED, f"not tried: {mailer.unreachable}", 0)
             held.failed(delivery.detail)
             return delivery
-        delivery = mailer.send(digest.message(now, address), address, sender, before_data=held.sending)
+        delivery = mailer.send(data, address, sender, before_data=held.sending)
         if delivery.status == SENT:
             tries = "1 try" if delivery.attempts == 1 else f"{delivery.attempts} tries"
             held.done(f"sent ({tries})")
