@@ -78,6 +78,10 @@ class SmtpSettings:
     timeout: float = 30.0
     retries: int = 3
     retry_delay: float = 5.0
+    connections: int = 2
+    """How many SMTP connections send a digest in parallel."""
+    rate: float = 0.0
+    """At most this many messages a second (0: no limit), for providers that impose one."""
 
 
 @dataclass(frozen=True)
@@ -253,6 +257,10 @@ def validate(settings: Settings, where: str) -> Settings:
         raise ConfigError(f"{where}: smtp.port must be between 1 and 65535, not {smtp.port}")
     if smtp.timeout <= 0:
         raise ConfigError(f"{where}: smtp.timeout must be more than 0 seconds, not {smtp.timeout}")
+    if not 1 <= smtp.connections <= 32:
+        raise ConfigError(f"{where}: smtp.connections must be between 1 and 32, not {smtp.connections}")
+    if smtp.rate < 0:
+        raise ConfigError(f"{where}: smtp.rate must be 0 (no limit) or a number of messages a second")
     if smtp.retries < 0 or smtp.retry_delay < 0:
         raise ConfigError(f"{where}: smtp.retries and smtp.retry_delay must be 0 or more")
     digest = settings.digest

@@ -12,9 +12,11 @@ Recipients: ``digest.recipients`` plus ``digest.recipients_file``, each once.
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -169,18 +171,67 @@ def send_digest(
     sender = digest.sender.addr_spec
     now = clock()
     prepared = digest.prepare(now)
-    deliveries: list[Delivery] = []
-    with Mailer(settings.smtp, password=password, sleep=sleep) as mailer:
-        for address in addresses:
-            if ledger is None:
-                delivery = mailer.send(digest.message(now, address, test=True), address, sender)
-            else:
-                data = digest.message_bytes(prepared, now, address)
-                delivery = _send_held(ledger, mailer, day, address, data, sender, clock, force)
-            deliveries.append(delivery)
-            if after_each is not None:
-                after_each(delivery)
-    return SendReport(day, tuple(deliveries))
+    results: dict[str, Delivery] = {}
+    pending = iter(addresses)
+    lock = threading.Lock()
+    pacer = Pacer(settings.smtp.rate, sleep=sleep)
+    unreachable: list[str] = []
+
+    def work(first: Mailer | None = None, limit: int | None = None) -> None:
+        """One connection's worker: takes the next recipient until none is left (or ``limit`` are done)."""
+        with first or Mailer(settings.smtp, password=password, sleep=sleep) as mailer:
+            done = 0
+            while limit is None or done < limit:
+                with lock:
+                    address = next(pending, None)
+                if address is None:
+                    return
+                done += 1
+                pacer.wait()
+                if unreachable:  # another connection found the server unreachable after every retry
+                    mailer.unreachable = unreachable[0]
+                if ledger is None:
+                    delivery = mailer.send(digest.message(now, address, test=True), address, sender)
+                else:
+                    data = digest.message_bytes(prepared, now, address)
+                    delivery = _send_held(ledger, mailer, day, address, data, sender, clock, force)
+                with lock:  # a hook that stops here (the test switches) holds every worker after its message
+                    if mailer.unreachable and not unreachable:
+                        unreachable.append(mailer.unreachable)
+                    results[address] = delivery
+                    if after_each is not None:
+                        after_each(delivery)
+
+    connections = max(1, min(settings.smtp.connections, len(addresses)))
+    # the first message goes alone: more connections open only once the server has answered
+    work(limit=1 if connections > 1 else None)
+    if connections > 1 and not unreachable:
+        with concurrent.futures.ThreadPoolExecutor(connections, thread_name_prefix="smtp") as pool:
+            for future in [pool.submit(work) for _ in range(connections)]:
+                future.result()  # a PublishError (login refused...) in any worker stops the send
+    elif connections > 1:
+        work()
+    return SendReport(day, tuple(results[a] for a in addresses if a in results))
+
+
+class Pacer:
+    """At most ``rate`` messages a second across every connection (0: no limit), on the monotonic clock."""
+
+    def __init__(self, rate: float, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._sleep = sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            self._sleep(start - now)
 
 
 def _send_held(
