@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import email.utils
 import enum
 import hashlib
 import hmac
@@ -122,6 +123,8 @@ def _aware(moment: datetime.datetime | None) -> datetime.datetime | None:
 
 def normalise(text: str) -> str:
     """The stored form of an address: the bare ``local@domain``, lower-cased; SubscriberError when not one."""
+    if len(email.utils.getaddresses([text])) > 1:
+        raise SubscriberError(f"{text!r} holds more than one address; give one address at a time")
     try:
         parsed = parse_address(text.strip(), "address")
     except ValueError as exc:
