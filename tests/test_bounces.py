@@ -162,13 +162,18 @@ def test_a_mailbox_gives_one_line_per_message_and_survives_a_broken_one(
 
 
 def test_a_maildir_is_read_too(config: Path, store: Store, tmp_path: Path) -> None:
-    """`--mailbox` over a Maildir: the complaint in it unsubscribes."""
+    """`--mailbox` over a Maildir: the complaint in it unsubscribes; an entry that cannot be opened (here a
+    link to a message file that is gone) gets its own line and stops nothing."""
     store.add_confirmed("user@example.com", NOW, source="command")
     box = mailbox.Maildir(tmp_path / "Maildir")
     box.add(sample("rfc5965-abuse.eml"))
     box.close()
+    (tmp_path / "Maildir" / "cur" / "0000000001.M1P1.broken:2,S").symlink_to(tmp_path / "gone")
     code, output = run(config, ["--mailbox", str(tmp_path / "Maildir")])
-    assert code == 0 and output.count("\n") == 1 and "unsubscribed user@example.com" in output
+    lines = output.splitlines()
+    assert code == 0 and len(lines) == 2
+    assert lines[0].startswith("message 0000000001.M1P1.broken: cannot be read, left alone")
+    assert "unsubscribed user@example.com" in lines[1]
     assert state_of(store, "user@example.com") == State.UNSUBSCRIBED
 
 
