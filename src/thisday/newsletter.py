@@ -164,10 +164,7 @@ def subscribe(
         return Answer(Outcome.INVALID, "that is not an email address such as reader@example.org")
     row = store.request(address, now, source="form", ip=ip)
     mailed = False
-    if row.state == State.PENDING and _may_mail(settings, store, address, now):
-        store.log_request(
-            address, ip, now, mailed=True
-        )  # counted before sending: a slow server is no loophole
+    if row.state == State.PENDING and claim_confirmation_mail(settings, store, address, ip, now):
         try:
             mailed = send_confirmation(settings, store, env, address, now, environ, retries=0)
         except (
@@ -179,11 +176,18 @@ def subscribe(
     return Answer(Outcome.ACCEPTED, mailed=mailed)
 
 
-def _may_mail(settings: Settings, store: Store, address: str, now: datetime.datetime) -> bool:
-    """One confirmation mail per address per hour, ``digest.mails_per_address`` a day."""
-    if store.recent(now, HOUR, address=address, mailed=True) >= 1:
+def claim_confirmation_mail(
+    settings: Settings, store: Store, address: str, ip: str | None, now: datetime.datetime
+) -> bool:
+    """Whether a confirmation mail may go to ``address`` now, counted as sent when it may (before sending, so
+    a slow server is no loophole): at most ``digest.mails_per_address`` a day, and one an hour, claimed
+    atomically so that simultaneous requests never send two."""
+    if store.recent(now, DAY, address=address, mailed=True) >= settings.digest.mails_per_address:
         return False
-    return store.recent(now, DAY, address=address, mailed=True) < settings.digest.mails_per_address
+    if not store.claim_mail(address, now, HOUR):
+        return False
+    store.log_request(address, ip, now, mailed=True)
+    return True
 
 
 # ---------------------------------------------------------------------------------------------

@@ -98,12 +98,11 @@ def add_command(addresses: tuple[str, ...], confirmed: bool) -> None:
             if row.state != State.PENDING:
                 hint = " (unsuppress it first)" if row.state == State.SUPPRESSED else ""
                 click.echo(f"{row.address}: already {row.state.value}, no mail sent{hint}")
-            elif not newsletter._may_mail(settings, store, row.address, now):
+            elif not newsletter.claim_confirmation_mail(settings, store, row.address, None, now):
                 click.echo(
-                    f"{row.address}: pending; a confirmation mail went out within the hour, none sent now"
+                    f"{row.address}: pending; a confirmation mail went out within the hour (or the day's limit is reached), none sent now"
                 )
             else:
-                store.log_request(row.address, None, now, mailed=True)
                 sent = newsletter.send_confirmation(settings, store, env, row.address, now, os.environ)
                 click.echo(
                     f"{row.address}: pending, {'confirmation mail sent' if sent else 'confirmation mail NOT sent (see the log)'}"
