@@ -25,7 +25,7 @@ from aiosmtpd.controller import Controller
 from smtp_server import Recorder, free_port
 from thisday import newsletter
 from thisday.config import Settings, load_settings
-from thisday.serve import client_ip
+from thisday.newsletter_http import client_ip
 from thisday.subscribers import CONFIRM, UNSUBSCRIBE, State, Store, excluded, make_token
 
 pytestmark = pytest.mark.slow

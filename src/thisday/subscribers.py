@@ -49,6 +49,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -97,6 +98,7 @@ subscribers_table = Table(
     Column("confirmed_ip", String(64), nullable=True),
     Column("changed_at", DateTime, nullable=False),
     Column("reason", Text, nullable=False, default=""),
+    Column("mailed_at", DateTime, nullable=True),
     UniqueConstraint("list", "address", name="uq_subscribers_list_address"),
 )
 confirmations_table = Table(
@@ -539,6 +541,22 @@ class Store:
 
     # -----------------------------------------------------------------------------------------
     # The request log behind the abuse limits
+
+    def claim_mail(self, address: str, now: datetime.datetime, every: datetime.timedelta) -> bool:
+        """Take the right to mail ``address`` now: True for exactly one caller per ``every``, however many
+        processes ask at once (one guarded UPDATE, as the ledger's claims)."""
+        table = subscribers_table
+        stamp = _utc(now)
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(table)
+                .where(
+                    table.c.address == normalise(address),
+                    or_(table.c.mailed_at.is_(None), table.c.mailed_at <= stamp - every),
+                )
+                .values(mailed_at=stamp)
+            )
+        return bool(result.rowcount >= 1)
 
     def log_request(
         self, address: str | None, ip: str | None, now: datetime.datetime, *, mailed: bool
