@@ -22,6 +22,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from browser import PHONE, Browser, _chromium_session, browser  # noqa: F401  (the fixtures, also registered by conftest on main)
 from smtp_server import Recorder, free_port
 from thisday import newsletter
 from thisday.config import Settings, load_settings
@@ -422,3 +423,31 @@ def test_x_forwarded_for_is_believed_only_from_proxies() -> None:
     assert client_ip("127.0.0.1", "1.2.3.4, 203.0.113.7", ("127.0.0.1",)) == "203.0.113.7"
     assert client_ip("10.0.0.2", "203.0.113.7, 10.0.0.1", ("10.0.0.0/8",)) == "203.0.113.7"
     assert client_ip("127.0.0.1", "not-an-ip", ("127.0.0.1",)) == "127.0.0.1"
+
+
+@pytest.mark.browser
+def test_a_reader_subscribes_with_a_real_browser(site: Site, browser: Browser) -> None:  # noqa: F811
+    """In headless chromium at phone width: the form on the home page fits the screen, its honeypot is out of
+    sight, typing an address and pressing Subscribe shows "Check your mail"; the mailed link opens a page whose
+    button, pressed, subscribes. The subscription pages do not scroll sideways."""
+    base = str(site.client.base_url).rstrip("/")
+    browser.load(f"{base}/index.html")
+    form_right = browser.js("return document.querySelector('form.subscribe-form').getBoundingClientRect().right")
+    assert form_right <= PHONE[0], "the subscribe form is wider than a phone"
+    field = browser.driver.find_element("css selector", "form.subscribe-form input[type=email]")
+    honeypot = browser.driver.find_element("css selector", "form.subscribe-form input[name=website]")
+    rect = honeypot.rect
+    assert rect["x"] + rect["width"] <= 0 or not honeypot.is_displayed(), "the honeypot is visible"
+    field.send_keys("browser.reader@example.org")
+    browser.driver.find_element("css selector", "form.subscribe-form button").click()
+    assert "Check your mail" in browser.driver.find_element("tag name", "h1").text
+    assert browser.scroll_width() <= PHONE[0]
+    [mail] = site.mails_to("browser.reader@example.org")
+    browser.load(base + path_of(link_in(mail)))
+    with site.store() as store:
+        assert store.get("browser.reader@example.org").state == State.PENDING  # type: ignore[union-attr]
+    assert browser.scroll_width() <= PHONE[0]
+    browser.driver.find_element("css selector", "form.action button").click()
+    assert "You are subscribed" in browser.driver.find_element("tag name", "h1").text
+    with site.store() as store:
+        assert store.get("browser.reader@example.org").state == State.ACTIVE  # type: ignore[union-attr]
