@@ -406,6 +406,7 @@ def test_the_built_pages_carry_the_form_and_it_works(site: Site) -> None:
     index = (site.root / "feeds" / "index.html").read_text(encoding="utf-8")
     day = (site.root / "feeds" / "days" / "2026-07-12.html").read_text(encoding="utf-8")
     [form] = [f for f in forms_of(index) if f["action"] == "subscribe"]
+    assert form["method"] == "post"
     assert [f for f in forms_of(day) if f["action"] == "../subscribe"]
     fields = form["fields"]
     assert isinstance(fields, dict) and fields["email"][0] == "email" and "website" in fields
@@ -432,7 +433,9 @@ def test_a_reader_subscribes_with_a_real_browser(site: Site, browser: Browser) -
     button, pressed, subscribes. The subscription pages do not scroll sideways."""
     base = str(site.client.base_url).rstrip("/")
     browser.load(f"{base}/index.html")
-    form_right = browser.js("return document.querySelector('form.subscribe-form').getBoundingClientRect().right")
+    form_right = browser.js(
+        "return document.querySelector('form.subscribe-form').getBoundingClientRect().right"
+    )
     assert form_right <= PHONE[0], "the subscribe form is wider than a phone"
     field = browser.driver.find_element("css selector", "form.subscribe-form input[type=email]")
     honeypot = browser.driver.find_element("css selector", "form.subscribe-form input[name=website]")

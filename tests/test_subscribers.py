@@ -152,6 +152,22 @@ def test_a_confirmation_token_carries_its_time() -> None:
     assert read is not None and read.issued == NOW
 
 
+def test_a_new_secret_keeps_new_links_working(tmp_path: Path) -> None:
+    """After the secret changes, the links made with the new secret find their subscribers (so a new digest's
+    unsubscribe link works), while links signed with the old one are refused."""
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    settings = load_settings(None)
+    with Store(url, SECRET) as old:
+        old.add_confirmed("a@example.org", NOW, source="command")
+    old_token = make_token(SECRET, UNSUBSCRIBE, "a@example.org")
+    new_secret = b"a-completely-new-secret-value"
+    with Store(url, new_secret) as new:
+        assert newsletter.check_unsubscribe(new, old_token) == newsletter.LinkState.FORGED
+        token = make_token(new_secret, UNSUBSCRIBE, "a@example.org")
+        assert newsletter.unsubscribe(settings, new, token, NOW, "one-click") == newsletter.LinkState.VALID
+        assert new.get("a@example.org").state == State.UNSUBSCRIBED  # type: ignore[union-attr]
+
+
 def test_the_secret_file_is_made_once_with_mode_0600(tmp_path: Path) -> None:
     """Without THISDAY_SECRET the secret is made in the state folder, readable by its owner only, and the same
     secret is read back next time; a file others can read is refused with the chmod fix."""

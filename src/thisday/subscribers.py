@@ -112,6 +112,14 @@ confirmations_table = Table(
 )
 """Recent subscription requests (kept a day), for the per-address and per-IP limits."""
 
+meta_table = Table(
+    "subscriber_meta",
+    _metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(200), nullable=False),
+)
+"""The fingerprint of the secret the stored address keys were made with (a new secret re-keys every row)."""
+
 
 def _utc(moment: datetime.datetime) -> datetime.datetime:
     if moment.tzinfo is None:
@@ -297,6 +305,29 @@ class Store:
             raise PublishError(
                 f"the database URL {url} needs the driver '{exc.name}': pip install it"
             ) from None
+        self._rekey_if_needed()
+
+    def _rekey_if_needed(self) -> None:
+        """Address keys follow the secret: when it changed (or was never recorded), every row is re-keyed, so
+        links signed with the current secret always find their subscriber (links mailed before stop working)."""
+        fingerprint = hmac.new(self.secret, b"fingerprint", hashlib.sha256).hexdigest()[:32]
+        with self._engine.begin() as conn:
+            stored = conn.execute(select(meta_table.c.value).where(meta_table.c.name == "secret")).scalar()
+            if stored == fingerprint:
+                return
+            table = subscribers_table
+            for row_id, address in conn.execute(select(table.c.id, table.c.address)).all():
+                conn.execute(
+                    update(table)
+                    .where(table.c.id == row_id)
+                    .values(key=address_key(self.secret, address).hex())
+                )
+            if stored is None:
+                conn.execute(insert(meta_table).values(name="secret", value=fingerprint))
+            else:
+                conn.execute(
+                    update(meta_table).where(meta_table.c.name == "secret").values(value=fingerprint)
+                )
 
     @classmethod
     def from_settings(cls, settings: Settings, environ: Mapping[str, str]) -> Store:
