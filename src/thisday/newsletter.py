@@ -30,7 +30,6 @@ import jinja2
 from . import templates
 from .config import Settings
 from .errors import ConfigError, PublishError
-from .mail import Mailer, smtp_password
 from .message import POLICY, message_bytes, parse_address
 from .subscribers import (
     CONFIRM,
@@ -108,6 +107,8 @@ def send_confirmation(
 ) -> bool:
     """Mail ``address`` its confirmation link; True when the server took it. Failures are logged."""
     msg = confirmation_message(settings, env, address, confirm_url(settings, store.secret, address, now), now)
+    from .mail import Mailer, smtp_password  # the SMTP transport (imported when a mail goes out)
+
     smtp = settings.smtp if retries is None else replace(settings.smtp, retries=retries)
     with Mailer(smtp, password=smtp_password(settings.smtp, environ)) as mailer:
         delivery = mailer.send(message_bytes(msg), address, envelope_sender(settings))

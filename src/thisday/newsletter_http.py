@@ -118,7 +118,7 @@ def subscription_routes(
 ) -> list[BaseRoute]:
     """The routes of the subscription endpoints; the store is opened (and the secret made) here, once."""
     from . import newsletter
-    from .site import base_url, feed_links
+    from .site import feed_links
 
     environ = os.environ if environ is None else environ
     now: Callable[[], datetime.datetime] = clock or (lambda: datetime.datetime.now(datetime.UTC))
@@ -126,7 +126,7 @@ def subscription_routes(
     env = newsletter.template_environment(settings)
     page_values = {
         "site": settings.site,
-        "base_url": base_url(settings),
+        "base_url": settings.site.base_url.rstrip("/") + "/",
         "feeds": feed_links(settings),
         "subscribe": True,
         "confirm_days": settings.digest.confirm_days,
