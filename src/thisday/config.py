@@ -65,6 +65,18 @@ class DigestSettings:
     unsubscribe_text: str = "You receive this because you subscribed to the daily digest."
     catch_up: Literal["latest", "all", "none"] = "latest"
     """After downtime: 'latest' (only today's digest), 'all' (every missed day), 'none'."""
+    subscribe: bool = False
+    """Let readers subscribe on the site: ``thisday serve`` answers /subscribe, /confirm/ and /unsubscribe/."""
+    return_path: str = ""
+    """Envelope sender (where bounces go), e.g. bounces@example.org; empty: the sender's address."""
+    confirm_days: int = 7
+    """How long a confirmation link stays valid, in days."""
+    proxies: tuple[str, ...] = ()
+    """Reverse proxies (IP addresses or networks) whose X-Forwarded-For is believed; no one else's is."""
+    mails_per_address: int = 3
+    """Most confirmation mails to one address per day (and never more than one per hour)."""
+    requests_per_ip: int = 10
+    """Most subscription requests from one client IP address per hour; more get 429."""
 
 
 @dataclass(frozen=True)
@@ -264,8 +276,11 @@ def validate(settings: Settings, where: str) -> Settings:
     if smtp.retries < 0 or smtp.retry_delay < 0:
         raise ConfigError(f"{where}: smtp.retries and smtp.retry_delay must be 0 or more")
     digest = settings.digest
+    _validate_subscribing(digest, where)
     try:
         parse_address(digest.sender, "digest.sender")
+        if digest.return_path:
+            parse_address(digest.return_path, "digest.return_path")
         for number, text in enumerate(digest.recipients):
             parse_address(text, f"digest.recipients[{number}]")
         check_list_id(digest.list_id)
@@ -273,6 +288,25 @@ def validate(settings: Settings, where: str) -> Settings:
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     return settings
+
+
+def _validate_subscribing(digest: DigestSettings, where: str) -> None:
+    """The subscription settings: positive limits and durations, proxies that are IP addresses or networks."""
+    import ipaddress
+
+    if not 1 <= digest.confirm_days <= 365:
+        raise ConfigError(f"{where}: digest.confirm_days must be between 1 and 365, not {digest.confirm_days}")
+    for key in ("mails_per_address", "requests_per_ip"):
+        if getattr(digest, key) < 1:
+            raise ConfigError(f"{where}: digest.{key} must be 1 or more, not {getattr(digest, key)}")
+    for number, proxy in enumerate(digest.proxies):
+        try:
+            ipaddress.ip_network(proxy.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{where}: digest.proxies[{number}] {proxy!r} is not an IP address or network "
+                "such as 127.0.0.1 or 10.0.0.0/8"
+            ) from None
 
 
 def _depth(value: Any, level: int = 0) -> int:

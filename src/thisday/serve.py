@@ -31,6 +31,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import NotModifiedResponse, PathLike, StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .config import Settings
 from .errors import PublishError
 
 CONTENT_TYPES = {
@@ -109,12 +110,16 @@ class WeakETags:
         await self.app(scope, receive, send_with_weak_etag)
 
 
-def create_app(feeds_dir: Path) -> Starlette:
-    """The ASGI app serving ``feeds_dir`` (``/`` is ``index.html``)."""
+def create_app(feeds_dir: Path, settings: Settings | None = None) -> Starlette:
+    """The ASGI app serving ``feeds_dir`` (``/`` is ``index.html``); with ``settings`` whose ``digest.subscribe``
+    is on, also ``/subscribe``, ``/confirm/<token>`` and ``/unsubscribe/<token>`` (:mod:`thisday.newsletter_http`)."""
     if not feeds_dir.is_dir():
         raise PublishError(f"{feeds_dir}: feeds folder not found; run `thisday build` first")
+    from .newsletter_http import subscription_routes
+
+    routes = subscription_routes(settings) if settings is not None and settings.digest.subscribe else []
     return Starlette(
-        routes=[Mount("/", app=FeedFiles(directory=feeds_dir, html=True))],
+        routes=[*routes, Mount("/", app=FeedFiles(directory=feeds_dir, html=True))],
         middleware=[Middleware(WeakETags), Middleware(GZipMiddleware, minimum_size=500)],
     )
 
