@@ -69,7 +69,46 @@ def plain_text(text: str) -> str:
     return _LIST_GAP.sub(r"\1\n", text)
 
 
-def slugify(text: str, limit: int = 60) -> str:
+def _folds_to_ascii(char: str) -> bool:
+    """Whether a letter or digit has an ASCII base (é -> e, ² -> 2); marks and punctuation count as folding."""
+    if not unicodedata.category(char).startswith(("Lu", "Ll", "Lt", "Lo", "N")):
+        return True
+    return any(c.isascii() and c.isalnum() for c in unicodedata.normalize("NFKD", char))
+
+
+def _is_latin(char: str) -> bool:
+    return _folds_to_ascii(char) or unicodedata.name(char, "").startswith("LATIN ")
+
+
+def _ascii_slug(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def _letters_slug(text: str) -> str:
+    kept = (
+        char if unicodedata.category(char)[0] in "LMN" else "-"
+        for char in unicodedata.normalize("NFKC", text).lower()
+    )
+    return re.sub(r"-+", "-", "".join(kept)).strip("-")
+
+
+def slugify(text: str, limit: int = 60) -> str:
+    """A lower-case, hyphenated slug (tags), keeping the letters of every script; no transliteration.
+
+    Text whose letters all have an ASCII base letter is folded to ASCII as it always was ("Café" -> "cafe").
+    Text with any other letter keeps every letter and digit as written, normalized (NFKC) and lower-cased:
+    "Łódź" -> "łódź", "космос" -> "космос".
+    """
+    slug = _ascii_slug(text) if all(_folds_to_ascii(c) for c in text) else _letters_slug(text)
+    return slug[:limit].rstrip("-") or "entry"
+
+
+def id_slug(text: str, limit: int = 60) -> str:
+    """The slug of a title in a derived entry id: like :func:`slugify`, except that Latin-script text is always
+    folded to ASCII as it always was (a Latin letter without an ASCII base, such as ø or ł, is left out), so the
+    ids already in readers' feeds never change. Titles in other scripts keep their letters ("Полёт Гагарина" ->
+    "полёт-гагарина"), so two such titles on one day get two ids.
+    """
+    slug = _ascii_slug(text) if all(_is_latin(c) for c in text) else _letters_slug(text)
     return slug[:limit].rstrip("-") or "entry"

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..dates import MONTHS, days_in_month, format_year
-from ..entries import _Raw, validate
+from ..entries import validate
 from ..markup import slugify
 from ..model import Calendar
+from ..model import RawEntry as _Raw
 
 # Reason codes, each with what it means: the summary counts rejects by these.
 REASONS = {

@@ -1,0 +1,96 @@
+"""Hostile entry files, shared by the loader, index, command-line and fuzz tests.
+
+Each maker writes one bad file into an entries folder and returns its path relative to the folder and the start
+of the problem the loader must report for it (``path:line: ...``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+GOOD = "- title: Good\n  date: '1969-07-20'\n"
+"""A good bulk file that must still load beside every bad one (on 20 July)."""
+
+
+def fifo(root: Path) -> tuple[str, str]:
+    path = root / "pipe.yaml"
+    os.mkfifo(path)
+    return "pipe.yaml", "pipe.yaml:1: not a regular file"
+
+
+def dangling(root: Path) -> tuple[str, str]:
+    (root / "gone.yaml").symlink_to(root / "missing.yaml")
+    return "gone.yaml", "gone.yaml:1: broken symbolic link"
+
+
+def loop(root: Path) -> tuple[str, str]:
+    (root / "loop.yaml").symlink_to(root / "loop-back")
+    (root / "loop-back").symlink_to(root / "loop.yaml")
+    return "loop.yaml", "loop.yaml:1: symbolic link loop"
+
+
+def failing_read(root: Path) -> tuple[str, str]:
+    """A regular file whose read fails even for root: the reader's own memory at offset 0 (Linux)."""
+    (root / "mem.yaml").symlink_to("/proc/self/mem")
+    return "mem.yaml", "mem.yaml:1: cannot be read"
+
+
+def deep_json(root: Path) -> tuple[str, str]:
+    (root / "deep.json").write_text('[{"title": "Deep", "date": "1969-07-20", "tags": ' + "[" * 1000 + "]" * 1000 + "}]", encoding="utf-8")
+    return "deep.json", "deep.json:1: "
+
+
+def big_int_yaml(root: Path) -> tuple[str, str]:
+    (root / "bigint.yaml").write_text("- title: Big\n  date: " + "9" * 5000 + "\n", encoding="utf-8")
+    return "bigint.yaml", "bigint.yaml:2: "
+
+
+def big_int_json(root: Path) -> tuple[str, str]:
+    (root / "bigint.json").write_text('[\n{"title": "Big", "date": ' + "9" * 5000 + "}]", encoding="utf-8")
+    return "bigint.json", "bigint.json:2: "
+
+
+MAKERS: dict[str, Callable[[Path], tuple[str, str]]] = {
+    "fifo": fifo,
+    "dangling symlink": dangling,
+    "symlink loop": loop,
+    "failing read": failing_read,
+    "JSON nested 1000 deep": deep_json,
+    "5000-digit number in YAML": big_int_yaml,
+    "5000-digit number in JSON": big_int_json,
+}
+
+
+class FifoUnblocker:
+    """Opens every FIFO under a folder for writing once a few seconds have passed, then closes it.
+
+    A loader that (wrongly) opens a FIFO blocks until a writer appears; this lets such a test finish and fail
+    on its assertions instead of hanging the suite. A loader that never opens FIFOs never notices it.
+    """
+
+    def __init__(self, root: Path, after: float = 5.0) -> None:
+        self.root = root
+        self.after = after
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.after):
+            for path in self.root.rglob("*"):
+                if path.is_fifo():
+                    try:
+                        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+                    except OSError:  # nobody is reading it: nothing to unblock
+                        continue
+                    os.close(fd)
+
+    def __enter__(self) -> FifoUnblocker:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
