@@ -319,6 +319,11 @@ def test_text_that_cannot_be_utf8_is_a_problem(tmp_path: Path, field: str, item:
         ("bel.yaml", '- title: A\n  date: "1942"\n  tags: ["a\\x07"]\n', "bel.yaml:3: tags holds the control character U+0007 (BEL)"),
         ("raw.yaml", "- title: A\n  date: '1942'\n  body: a\x1bb\n", "raw.yaml:3: the control character U+001B is not allowed"),
         ("del.md", "---\ntitle: A\ndate: '1942'\n---\nBody \x7f here\n", "del.md:5: body holds the control character U+007F (DEL)"),
+        (
+            "deep.md",
+            "---\ntitle: A\ndate: '1942'\n---\n\nOne.\n\nTwo, and a bell \x07 here.\n",
+            "deep.md:8: body holds the control character U+0007 (BEL) at column 17",
+        ),
         ("c1.yaml", '- title: "A\\x85"\n  date: "1942"\n', "c1.yaml:1: title holds the control character U+0085"),
         (
             "src.json",

@@ -360,8 +360,9 @@ _BAD_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\
 (which cannot be written as UTF-8) and the two noncharacters XML forbids."""
 
 
-def _bad_character(text: str) -> str | None:
-    """What is wrong with a string that holds a character no page, feed or email can carry; None when fine."""
+def _bad_character(text: str) -> tuple[str, int] | None:
+    """What is wrong with a string that holds a character no page, feed or email can carry, and how many line
+    breaks come before it; None when the string is fine."""
     match = _BAD_CHAR.search(text)
     if match is None:
         return None
@@ -370,22 +371,24 @@ def _bad_character(text: str) -> str | None:
         return (
             f"holds U+{code:04X}, half of a surrogate pair on its own, which cannot be written as UTF-8;"
             " delete the \\u escape, or write the character itself"
-        )
+        ), text.count("\n", 0, match.start())
     name = _CONTROL_NAMES.get(code) or unicodedata.name(match[0], "a control character")
     what = "the noncharacter" if code >= 0xFFFE else "the control character"
     label = f"U+{code:04X} ({name})" if name != "a noncharacter" else f"U+{code:04X}"
+    column = match.start() - text.rfind("\n", 0, match.start())
     return (
-        f"holds {what} {label} at character {match.start() + 1}; delete it"
+        f"holds {what} {label} at column {column}; delete it"
         " (it is invisible in most editors: retype the text around it)"
-    )
+    ), text.count("\n", 0, match.start())
 
 
-def _check_values(fields: dict[str, Any]) -> list[tuple[str, str]]:
-    """(field, message) for every field nested too deeply or holding a character that cannot be published.
+def _check_values(fields: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """(field, message, line breaks before the bad character in the field's own text) for every field nested too
+    deeply or holding a character that cannot be published.
 
     Walks keys and values without recursion, so no value, however deep, can exhaust the stack.
     """
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, str, int]] = []
     budget = MAX_VALUES
     for field, value in fields.items():
         pending: list[tuple[object, int]] = [(field, 0), (value, 1)]
@@ -393,15 +396,15 @@ def _check_values(fields: dict[str, Any]) -> list[tuple[str, str]]:
             item, depth = pending.pop()
             budget -= 1
             if budget < 0:
-                found.append((str(field), f"{field} holds more than {MAX_VALUES} values; an entry needs far fewer"))
+                found.append((str(field), f"{field} holds more than {MAX_VALUES} values; an entry needs far fewer", 0))
                 return found
             if depth > MAX_DEPTH:
-                found.append((str(field), f"{field} nests more than {MAX_DEPTH} levels deep; simplify it"))
+                found.append((str(field), f"{field} nests more than {MAX_DEPTH} levels deep; simplify it", 0))
                 break
             if isinstance(item, str):
-                message = _bad_character(item)
-                if message is not None:
-                    found.append((str(field), f"{field} {message}"))
+                bad = _bad_character(item)
+                if bad is not None:
+                    found.append((str(field), f"{field} {bad[0]}", bad[1] if item is value else 0))
                     break
             elif isinstance(item, dict):
                 pending.extend((k, depth + 1) for k in item)
@@ -423,8 +426,10 @@ def validate(raw: RawEntry, rel: str) -> tuple[Entry | None, list[Problem]]:
 
     unsafe = _check_values(raw.fields)
     if unsafe:  # nothing else is looked at: such values cannot be shown, not even in a message
-        for field, message in unsafe:
-            fail(field, message)
+        for field, message, breaks in unsafe:
+            # A Markdown body is the file's own lines: point at the character's line (elsewhere, at the field)
+            exact = raw.body_line is not None and field == "body"
+            problems.append(Problem(Location(rel, where(field).line + (breaks if exact else 0)), message))
         return None, problems
 
     for key in raw.fields:

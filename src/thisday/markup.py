@@ -100,7 +100,8 @@ def slugify(text: str, limit: int = 60) -> str:
     Text with any other letter keeps every letter and digit as written, normalized (NFKC) and lower-cased:
     "Łódź" -> "łódź", "космос" -> "космос".
     """
-    slug = _ascii_slug(text) if all(_folds_to_ascii(c) for c in text) else _letters_slug(text)
+    foldable = text.isascii() or all(_folds_to_ascii(c) for c in text)
+    slug = _ascii_slug(text) if foldable else _letters_slug(text)
     return slug[:limit].rstrip("-") or "entry"
 
 
@@ -110,5 +111,6 @@ def id_slug(text: str, limit: int = 60) -> str:
     ids already in readers' feeds never change. Titles in other scripts keep their letters ("Полёт Гагарина" ->
     "полёт-гагарина"), so two such titles on one day get two ids.
     """
-    slug = _ascii_slug(text) if all(_is_latin(c) for c in text) else _letters_slug(text)
+    latin = text.isascii() or all(_is_latin(c) for c in text)
+    slug = _ascii_slug(text) if latin else _letters_slug(text)
     return slug[:limit].rstrip("-") or "entry"

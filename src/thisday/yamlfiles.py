@@ -149,9 +149,10 @@ def read_markdown(text: str, rel: str) -> tuple[list[RawEntry], list[Problem]]:
                 "a Markdown entry's body is the text after the front matter, not a body: field",
             )
         ]
-    body = "\n".join(lines[end + 1 :]).strip("\n")
+    rest = "\n".join(lines[end + 1 :])
+    body = rest.strip("\n")
     raw.fields["body"] = body
-    raw.lines["body"] = end + 2
+    raw.lines["body"] = end + 2 + len(rest) - len(rest.lstrip("\n"))  # the body's first line
     return [RawEntry(raw.fields, raw.lines, 1, end + 2)], []
 
 
