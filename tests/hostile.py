@@ -10,6 +10,9 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 GOOD = "- title: Good\n  date: '1969-07-20'\n"
 """A good bulk file that must still load beside every bad one (on 20 July)."""
@@ -94,3 +97,43 @@ class FifoUnblocker:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def as_unprivileged(func: Callable[[], T]) -> T:
+    """``func()`` run by a user that file permissions apply to.
+
+    Root reads every file whatever its mode, so as root ``func`` runs in a forked child that has given up root
+    (user and group ``nobody``) and its result comes back pickled; otherwise it simply runs. Modules the child
+    needs must be imported before (the interpreter's own files may not be readable by ``nobody``).
+    """
+    if os.geteuid() != 0:
+        return func()
+    import encodings.utf_8_sig  # noqa: F401  # codecs are imported on first use: do it while still root
+    import pickle
+
+    import yaml  # noqa: F401
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop root, run, send the result, leave without running the parent's clean-ups
+        status = 0
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            payload = pickle.dumps((True, func()))
+        except BaseException as exc:  # sent to the parent, which raises it
+            payload = pickle.dumps((False, repr(exc)))
+            status = 1
+        with os.fdopen(write_end, "wb") as out:
+            out.write(payload)
+        os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as incoming:
+        data = incoming.read()
+    os.waitpid(pid, 0)
+    ok, value = pickle.loads(data)
+    if not ok:
+        raise AssertionError(f"the unprivileged run failed: {value}")
+    return value  # type: ignore[no-any-return]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -365,25 +368,30 @@ def test_hostile_files_are_problems_not_crashes(tmp_path: Path, kind: str) -> No
     assert len(result.problems) == 1, [str(p) for p in result.problems]
 
 
-def test_unreadable_file(tmp_path: Path) -> None:
-    """A file without read permission is a path:1 problem saying so; the rest loads."""
-    path = write(tmp_path, "secret.yaml", hostile.GOOD.replace("Good", "Secret"))
-    write(tmp_path, "good.yaml", hostile.GOOD)
-    path.chmod(0)
-    try:
-        try:
-            path.read_bytes()
-        except PermissionError:
-            pass
-        else:
-            pytest.skip("this user can read a file without read permission (root)")
-        result = load_tree(tmp_path)
-    finally:
-        path.chmod(0o644)
-    assert [e.title for e in result.entries] == ["Good"]
-    assert [str(p) for p in result.problems] == [
-        "secret.yaml:1: cannot be read (Permission denied); check the file's permissions"
-    ]
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A temporary folder an unprivileged user can reach (pytest's own is private to the user running it)."""
+    folder = Path(tempfile.mkdtemp(prefix="thisday-perm-"))
+    folder.chmod(0o755)
+    yield folder
+    for path in folder.rglob("*"):
+        path.chmod(0o755)
+    shutil.rmtree(folder)
+
+
+def _titles_and_problems(root: Path) -> tuple[list[str], list[str]]:
+    result = load_tree(root)
+    return [e.title for e in result.entries], [str(p) for p in result.problems]
+
+
+def test_unreadable_file(shared_tmp: Path) -> None:
+    """A file without read permission is a path:1 problem saying so; the rest loads (read by a user other than
+    root, whom permissions do not stop)."""
+    write(shared_tmp, "good.yaml", hostile.GOOD)
+    write(shared_tmp, "secret.yaml", hostile.GOOD.replace("Good", "Secret")).chmod(0)
+    titles, problems = hostile.as_unprivileged(lambda: _titles_and_problems(shared_tmp))
+    assert titles == ["Good"]
+    assert problems == ["secret.yaml:1: cannot be read (Permission denied); check the file's permissions"]
 
 
 @pytest.mark.parametrize(
@@ -432,3 +440,22 @@ def test_explicit_non_latin_id(tmp_path: Path) -> None:
     assert [str(p) for p in result.problems] == [
         "x.yaml:6: id 'a b' may use only letters, digits and . _ / - (and start with a letter or digit)"
     ]
+
+
+def test_folder_linked_into_itself_is_read_once(tmp_path: Path) -> None:
+    """A symbolic link from a folder back to itself (or an ancestor) does not make its entries load again."""
+    write(tmp_path, "days/good.yaml", hostile.GOOD)
+    (tmp_path / "days" / "again").symlink_to(tmp_path)
+    result = load_tree(tmp_path)
+    assert [e.title for e in result.entries] == ["Good"]
+    assert result.problems == () and result.files == 1
+
+
+def test_unlistable_folder(shared_tmp: Path) -> None:
+    """A folder that cannot be listed is a problem naming it; the rest loads (read by a user other than root)."""
+    write(shared_tmp, "good.yaml", hostile.GOOD)
+    write(shared_tmp, "locked/x.yaml", hostile.GOOD.replace("Good", "Locked"))
+    (shared_tmp / "locked").chmod(0)
+    titles, problems = hostile.as_unprivileged(lambda: _titles_and_problems(shared_tmp))
+    assert titles == ["Good"]
+    assert problems == ["locked:1: folder cannot be read (Permission denied); check its permissions"]
