@@ -42,7 +42,9 @@ def failing_read(root: Path) -> tuple[str, str]:
 
 
 def deep_json(root: Path) -> tuple[str, str]:
-    (root / "deep.json").write_text('[{"title": "Deep", "date": "1969-07-20", "tags": ' + "[" * 1000 + "]" * 1000 + "}]", encoding="utf-8")
+    (root / "deep.json").write_text(
+        '[{"title": "Deep", "date": "1969-07-20", "tags": ' + "[" * 1000 + "]" * 1000 + "}]", encoding="utf-8"
+    )
     return "deep.json", "deep.json:1: "
 
 

@@ -150,7 +150,10 @@ def test_commands_never_trace_back_on_hostile_files(tmp_path: Path, kind: str) -
     with hostile.FifoUnblocker(entries):
         for command in (["check"], ["preview", "2026-07-20"], ["build", "--date", "2026-07-20"], ["status"]):
             result = CliRunner().invoke(main, ["--config", str(config), *command])
-            assert result.exception is None or isinstance(result.exception, SystemExit), (command, result.exception)
+            assert result.exception is None or isinstance(result.exception, SystemExit), (
+                command,
+                result.exception,
+            )
             assert "Traceback" not in result.output, command
             if command == ["check"]:
                 assert result.exit_code == 1 and f"{entries}/{rel}:" in result.stdout, result.output

@@ -317,17 +317,41 @@ def test_text_that_cannot_be_utf8_is_a_problem(tmp_path: Path, field: str, item:
 @pytest.mark.parametrize(
     ("name", "text", "expected"),
     [
-        ("esc.json", '[{"title": "A \\u001b[31m red", "date": "1942"}]', "esc.json:1: title holds the control character U+001B (ESC)"),
-        ("nul.json", '[{"title": "A", "date": "1942", "body": "x\\u0000y"}]', "nul.json:1: body holds the control character U+0000 (NUL)"),
-        ("bel.yaml", '- title: A\n  date: "1942"\n  tags: ["a\\x07"]\n', "bel.yaml:3: tags holds the control character U+0007 (BEL)"),
-        ("raw.yaml", "- title: A\n  date: '1942'\n  body: a\x1bb\n", "raw.yaml:3: the control character U+001B is not allowed"),
-        ("del.md", "---\ntitle: A\ndate: '1942'\n---\nBody \x7f here\n", "del.md:5: body holds the control character U+007F (DEL)"),
+        (
+            "esc.json",
+            '[{"title": "A \\u001b[31m red", "date": "1942"}]',
+            "esc.json:1: title holds the control character U+001B (ESC)",
+        ),
+        (
+            "nul.json",
+            '[{"title": "A", "date": "1942", "body": "x\\u0000y"}]',
+            "nul.json:1: body holds the control character U+0000 (NUL)",
+        ),
+        (
+            "bel.yaml",
+            '- title: A\n  date: "1942"\n  tags: ["a\\x07"]\n',
+            "bel.yaml:3: tags holds the control character U+0007 (BEL)",
+        ),
+        (
+            "raw.yaml",
+            "- title: A\n  date: '1942'\n  body: a\x1bb\n",
+            "raw.yaml:3: the control character U+001B is not allowed",
+        ),
+        (
+            "del.md",
+            "---\ntitle: A\ndate: '1942'\n---\nBody \x7f here\n",
+            "del.md:5: body holds the control character U+007F (DEL)",
+        ),
         (
             "deep.md",
             "---\ntitle: A\ndate: '1942'\n---\n\nOne.\n\nTwo, and a bell \x07 here.\n",
             "deep.md:8: body holds the control character U+0007 (BEL) at column 17",
         ),
-        ("c1.yaml", '- title: "A\\x85"\n  date: "1942"\n', "c1.yaml:1: title holds the control character U+0085"),
+        (
+            "c1.yaml",
+            '- title: "A\\x85"\n  date: "1942"\n',
+            "c1.yaml:1: title holds the control character U+0085",
+        ),
         (
             "src.json",
             '[{"title": "A", "date": "1942", "sources": [{"title": "S\\u0008"}]}]',
@@ -425,7 +449,9 @@ def test_non_latin_titles_and_tags_keep_their_letters(
 
 def test_shipped_entry_ids_and_tags_never_change() -> None:
     """Every shipped entry keeps the id (its feed GUID) and tags recorded in tests/fixtures/shipped_ids.tsv."""
-    recorded = (Path(__file__).parent / "fixtures" / "shipped_ids.tsv").read_text(encoding="utf-8").splitlines()
+    recorded = (
+        (Path(__file__).parent / "fixtures" / "shipped_ids.tsv").read_text(encoding="utf-8").splitlines()
+    )
     result = load_tree(Path(__file__).parent.parent / "entries")
     assert result.problems == ()
     now = sorted(f"{e.id}\t{','.join(e.tags)}" for e in result.entries)
@@ -434,7 +460,11 @@ def test_shipped_entry_ids_and_tags_never_change() -> None:
 
 def test_explicit_non_latin_id(tmp_path: Path) -> None:
     """An explicit id may use letters of any script; punctuation other than . _ / - is still refused."""
-    write(tmp_path, "x.yaml", "- title: A\n  date: '1942'\n  id: спутник-1\n- title: B\n  date: '1942'\n  id: 'a b'\n")
+    write(
+        tmp_path,
+        "x.yaml",
+        "- title: A\n  date: '1942'\n  id: спутник-1\n- title: B\n  date: '1942'\n  id: 'a b'\n",
+    )
     result = load_tree(tmp_path)
     assert [e.id for e in result.entries] == ["спутник-1"]
     assert [str(p) for p in result.problems] == [

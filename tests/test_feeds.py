@@ -431,7 +431,9 @@ def test_control_characters_that_reach_a_feed_are_dropped(hostile_tree: Path) ->
     """The loader refuses control characters; should one reach the feed writer anyway, it is dropped (XML cannot
     hold it) and the feed still parses."""
     entries = [
-        dataclasses.replace(e, body="a stray control character: \x0c.") if e.title.startswith("A printing") else e
+        dataclasses.replace(e, body="a stray control character: \x0c.")
+        if e.title.startswith("A printing")
+        else e
         for e in load_tree(hostile_tree).entries
     ]
     data = feed_bytes(settings_for(hostile_tree), CalendarIndex.build(entries), FeedSettings(days=1), "atom")

@@ -24,7 +24,20 @@ FUZZ = settings(deadline=1000, max_examples=60, suppress_health_check=[HealthChe
 HEAVY = settings(deadline=1000, max_examples=600, suppress_health_check=[HealthCheck.too_slow])
 TODAY = datetime.date(2026, 7, 20)
 
-_HOSTILE_TEXT = ["\ud800", "\x1b[31m", "\x00", "\x07", "\x7f", "\x85", "\ufffe", "Łódź", "космос", "明治", "\t", "\r\n"]
+_HOSTILE_TEXT = [
+    "\ud800",
+    "\x1b[31m",
+    "\x00",
+    "\x07",
+    "\x7f",
+    "\x85",
+    "\ufffe",
+    "Łódź",
+    "космос",
+    "明治",
+    "\t",
+    "\r\n",
+]
 texts = st.one_of(st.text(max_size=30), st.sampled_from(_HOSTILE_TEXT))
 scalars = st.one_of(
     texts,
@@ -37,7 +50,8 @@ scalars = st.one_of(
 values = st.recursive(
     scalars,
     lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["title", "url", "x"]), inner, max_size=3)
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(["title", "url", "x"]), inner, max_size=3),
     ),
     max_leaves=8,
 )
@@ -69,7 +83,9 @@ def _yaml_scalar(value: object) -> str:
 def _as_yaml(items: list[dict[str, object]]) -> str:
     lines = []
     for item in items:
-        lines.append("-" if not item else "- " + "\n  ".join(f"{k}: {_yaml_scalar(v)}" for k, v in item.items()))
+        lines.append(
+            "-" if not item else "- " + "\n  ".join(f"{k}: {_yaml_scalar(v)}" for k, v in item.items())
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -110,8 +126,10 @@ HOSTILE_FILES = [
     {"esc.md": b"---\ntitle: A\ndate: '1969-07-20'\n---\nx\x1by\n"},
     {"minutely.yaml": b"- title: A\n  kind: observance\n  rule: FREQ=MINUTELY\n"},
     {"never.yaml": b"- title: A\n  kind: observance\n  rule: FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30\n"},
-    {"laughs.yaml": b"- title: &a [x, x, x, x, x, x, x, x, x]\n  tags: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-     b"  body: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n  sources: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"},
+    {
+        "laughs.yaml": b"- title: &a [x, x, x, x, x, x, x, x, x]\n  tags: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        b"  body: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n  sources: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+    },
     {"self.yaml": b"- title: &a [*a]\n"},
     {
         "dup.json": b'[{"id": "same", "title": "Bad", "date": "1969-07-20", "kind": "brith"}]',
@@ -141,7 +159,11 @@ def _hostile_example(test: Callable[[dict[str, bytes]], None]) -> Callable[[dict
 
 
 @FUZZ
-@given(st.sampled_from(HOSTILE_FILES).flatmap(lambda f: st.fixed_dictionaries({k: mutated(v) for k, v in f.items()})))
+@given(
+    st.sampled_from(HOSTILE_FILES).flatmap(
+        lambda f: st.fixed_dictionaries({k: mutated(v) for k, v in f.items()})
+    )
+)
 @_hostile_example
 def test_hostile_entry_files(files: dict[str, bytes]) -> None:
     """The known hostile inputs (deep nesting, huge numbers, surrogates, controls, bad rules, YAML alias bombs,
@@ -150,7 +172,9 @@ def test_hostile_entry_files(files: dict[str, bytes]) -> None:
 
 
 @FUZZ
-@given(st.one_of(texts, st.integers(), st.none(), st.booleans(), st.floats()), st.sampled_from(list(Calendar)))
+@given(
+    st.one_of(texts, st.integers(), st.none(), st.booleans(), st.floats()), st.sampled_from(list(Calendar))
+)
 @example("9" * 5000, Calendar.GREGORIAN)
 @example("\ud800", Calendar.GREGORIAN)
 @example("-0000-02-29", Calendar.JULIAN)
@@ -197,7 +221,9 @@ def test_rule_parser(text: str) -> None:
 
 
 @FUZZ
-@given(st.one_of(texts, st.dates().map(str), st.sampled_from(["02-30", "jul 32", "9999-12-31", "0001-01-01"])))
+@given(
+    st.one_of(texts, st.dates().map(str), st.sampled_from(["02-30", "jul 32", "9999-12-31", "0001-01-01"]))
+)
 @example("99999999999999999999-01-01")
 @example("\ud800")
 def test_target_date_parser(text: str) -> None:

@@ -326,7 +326,9 @@ def parse_rule(value: object) -> Rule:
         )
     for name in _TIME_PARTS:
         if name in parts:
-            raise DateError(f"rule {text!r}: an observance is a whole day, so {name} does not apply; remove it")
+            raise DateError(
+                f"rule {text!r}: an observance is a whole day, so {name} does not apply; remove it"
+            )
     utc = datetime.UTC if re.search(r"UNTIL=\d{8}T\d{6}Z", text, re.IGNORECASE) else None
     start = datetime.datetime(1, 1, 1, tzinfo=utc)
     cycle = datetime.datetime(_CYCLE_START, 1, 1)

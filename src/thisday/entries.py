@@ -64,14 +64,19 @@ _KINDS = {
 def _unreadable(path: Path, rel: str, exc: OSError) -> Problem:
     """Why a file cannot be read, and what to do about it."""
     if exc.errno == errno.ELOOP:
-        return Problem(Location(rel, 1), "symbolic link loop: the link points (through others) back at itself; remove it")
+        return Problem(
+            Location(rel, 1), "symbolic link loop: the link points (through others) back at itself; remove it"
+        )
     if isinstance(exc, FileNotFoundError) and os.path.islink(path):
         target = os.readlink(path)
         return Problem(
-            Location(rel, 1), f"broken symbolic link: it points to {target}, which does not exist; fix or remove the link"
+            Location(rel, 1),
+            f"broken symbolic link: it points to {target}, which does not exist; fix or remove the link",
         )
     reason = exc.strerror or type(exc).__name__
-    fix = "check the file's permissions" if isinstance(exc, PermissionError) else "check the file and the disk"
+    fix = (
+        "check the file's permissions" if isinstance(exc, PermissionError) else "check the file and the disk"
+    )
     return Problem(Location(rel, 1), f"cannot be read ({reason}); {fix}")
 
 
@@ -192,7 +197,10 @@ def read_json_list(text: str, rel: str) -> tuple[list[RawEntry], list[Problem]]:
                 Problem(Location(rel, exc.lineno), f"JSON syntax error: {exc.msg} (column {exc.colno})"),
             ]
         except _TooLong as exc:
-            return raws, [*problems, Problem(Location(rel, line_of(pos)), f"{exc}; the rest of the file is skipped")]
+            return raws, [
+                *problems,
+                Problem(Location(rel, line_of(pos)), f"{exc}; the rest of the file is skipped"),
+            ]
         except RecursionError:
             return raws, [
                 *problems,
@@ -396,7 +404,9 @@ def _check_values(fields: dict[str, Any]) -> list[tuple[str, str, int]]:
             item, depth = pending.pop()
             budget -= 1
             if budget < 0:
-                found.append((str(field), f"{field} holds more than {MAX_VALUES} values; an entry needs far fewer", 0))
+                found.append(
+                    (str(field), f"{field} holds more than {MAX_VALUES} values; an entry needs far fewer", 0)
+                )
                 return found
             if depth > MAX_DEPTH:
                 found.append((str(field), f"{field} nests more than {MAX_DEPTH} levels deep; simplify it", 0))

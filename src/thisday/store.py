@@ -362,7 +362,9 @@ class IndexStore:
         if validated:
             self._keep_validated(validated)
         if invalid:
-            if self._drop_invalid(invalid):  # the entries they shadowed as duplicates may now be due: ask again
+            if self._drop_invalid(
+                invalid
+            ):  # the entries they shadowed as duplicates may now be due: ask again
                 return self._entries(where, params)
             self.read_problems.extend(p for *_, problems in invalid for p in problems)
         return entries
@@ -389,7 +391,8 @@ class IndexStore:
                     recorded: list[Problem] = pickle.loads(blob)
                     recorded.extend(p for p in problems if p not in recorded)
                     self._db.execute(
-                        "UPDATE files SET problems = ? WHERE path = ?", (pickle.dumps(recorded, protocol=5), rel)
+                        "UPDATE files SET problems = ? WHERE path = ?",
+                        (pickle.dumps(recorded, protocol=5), rel),
                     )
                 self._mark_duplicates(ids)
         except sqlite3.OperationalError:

@@ -59,7 +59,10 @@ def _float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
     text = str(loader.construct_scalar(node))
     if len(text) > MAX_DIGITS:
         raise _NumberTooLong(
-            None, None, f"a number of {len(text)} characters is too long; write text in quotes", node.start_mark
+            None,
+            None,
+            f"a number of {len(text)} characters is too long; write text in quotes",
+            node.start_mark,
         )
     return float(loader.construct_yaml_float(node))
 
