@@ -472,6 +472,22 @@ def test_explicit_non_latin_id(tmp_path: Path) -> None:
     ]
 
 
+def test_yaml_alias_bomb(tmp_path: Path) -> None:
+    """A YAML alias 'bomb' (a list repeated by aliases into hundreds of millions of values) is a problem, found
+    after looking at a bounded number of values; the rest loads."""
+    aliases = "".join(f"  x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9))
+    write(
+        tmp_path,
+        "bomb.yaml",
+        "- title: T\n  date: '1942'\n  x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + aliases,
+    )
+    write(tmp_path, "good.yaml", hostile.GOOD)
+    result = load_tree(tmp_path)
+    assert [e.title for e in result.entries] == ["Good"]
+    (problem,) = result.problems
+    assert problem.location.path == "bomb.yaml" and "more than 10000 values" in problem.message
+
+
 def test_folder_linked_into_itself_is_read_once(tmp_path: Path) -> None:
     """A symbolic link from a folder back to itself (or an ancestor) does not make its entries load again."""
     write(tmp_path, "days/good.yaml", hostile.GOOD)

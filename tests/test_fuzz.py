@@ -117,6 +117,11 @@ def mutated(draw: st.DrawFn, data: bytes) -> bytes:
 
 
 DEEP_JSON = '[{"title": "Deep", "date": "1969-07-20", "tags": ' + "[" * 1000 + "]" * 1000 + "}]"
+LAUGHS = (
+    "- title: T\n  date: '1969-07-20'\n  x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    + "".join(f"  x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9))
+)
+"""A YAML alias bomb: 9 to the 9th texts, from a few hundred bytes."""
 HOSTILE_FILES = [
     {"deep.json": DEEP_JSON.encode()},
     {"big.yaml": b"- title: Big\n  date: " + b"9" * 5000 + b"\n"},
@@ -126,10 +131,7 @@ HOSTILE_FILES = [
     {"esc.md": b"---\ntitle: A\ndate: '1969-07-20'\n---\nx\x1by\n"},
     {"minutely.yaml": b"- title: A\n  kind: observance\n  rule: FREQ=MINUTELY\n"},
     {"never.yaml": b"- title: A\n  kind: observance\n  rule: FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30\n"},
-    {
-        "laughs.yaml": b"- title: &a [x, x, x, x, x, x, x, x, x]\n  tags: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-        b"  body: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n  sources: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-    },
+    {"laughs.yaml": LAUGHS.encode()},
     {"self.yaml": b"- title: &a [*a]\n"},
     {
         "dup.json": b'[{"id": "same", "title": "Bad", "date": "1969-07-20", "kind": "brith"}]',

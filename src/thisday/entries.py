@@ -404,9 +404,11 @@ def _check_values(fields: dict[str, Any]) -> list[tuple[str, str, int]]:
             item, depth = pending.pop()
             budget -= 1
             if budget < 0:
-                found.append(
-                    (str(field), f"{field} holds more than {MAX_VALUES} values; an entry needs far fewer", 0)
+                message = (
+                    f"the entry holds more than {MAX_VALUES} values (counting up to {field}); an entry needs far"
+                    " fewer: check for a YAML alias (*name) that repeats a list many times"
                 )
+                found.append((str(field), message, 0))
                 return found
             if depth > MAX_DEPTH:
                 found.append((str(field), f"{field} nests more than {MAX_DEPTH} levels deep; simplify it", 0))
