@@ -488,12 +488,15 @@ def test_yaml_alias_bomb(tmp_path: Path) -> None:
     assert problem.location.path == "bomb.yaml" and "more than 10000 values" in problem.message
 
 
-def test_folder_linked_into_itself_is_read_once(tmp_path: Path) -> None:
-    """A symbolic link from a folder back to itself (or an ancestor) does not make its entries load again."""
+@pytest.mark.parametrize("link", ["a-link", "z-link"])
+def test_folder_linked_into_itself_is_read_once(tmp_path: Path, link: str) -> None:
+    """A symbolic link to a folder of the tree (itself, an ancestor, a sibling) does not load its entries again,
+    and they keep their real path, whatever the link is called."""
     write(tmp_path, "days/good.yaml", hostile.GOOD)
     (tmp_path / "days" / "again").symlink_to(tmp_path)
+    (tmp_path / link).symlink_to(tmp_path / "days")
     result = load_tree(tmp_path)
-    assert [e.title for e in result.entries] == ["Good"]
+    assert [(e.title, e.location.path) for e in result.entries] == [("Good", "days/good.yaml")]
     assert result.problems == () and result.files == 1
 
 

@@ -565,22 +565,24 @@ def is_entry_name(name: str) -> bool:
 def scan_tree(root: Path) -> tuple[list[tuple[str, str]], list[Problem]]:
     """(relative posix path, full path) of every entry file under ``root``, sorted by relative path (the order
     that decides which duplicate id is first), and the folders that could not be listed. Hidden and ``_private``
-    folders are skipped; a folder reached again through a symbolic link is listed once. Anything with an entry
+    folders are skipped; a folder reached again through a symbolic link is listed once, under its real path
+    when the tree holds it (real folders are listed before linked ones). Anything with an entry
     file's name that is not a folder is returned, so that reading it reports what it is (a pipe, a broken
     link). Plain strings and ``os.scandir``, because the on-disk index runs this on every command."""
     found: list[tuple[str, str]] = []
     problems: list[Problem] = []
     pending = [(os.fspath(root), "")]
+    linked: list[tuple[str, str]] = []  # folders reached through a link: listed after every real folder
     seen: set[tuple[int, int]] = set()
-    while pending:
-        folder, prefix = pending.pop()
+    while pending or linked:
+        folder, prefix = pending.pop() if pending else linked.pop(0)
         try:
             info = os.stat(folder)
             if (info.st_dev, info.st_ino) in seen:
                 continue
             seen.add((info.st_dev, info.st_ino))
             with os.scandir(folder) as entries:
-                items = list(entries)
+                items = sorted(entries, key=lambda item: item.name)
         except OSError as exc:
             where = prefix.rstrip("/") or "."
             reason = exc.strerror or type(exc).__name__
@@ -596,7 +598,7 @@ def scan_tree(root: Path) -> tuple[list[tuple[str, str]], list[Problem]]:
             except OSError:  # a symbolic link loop, say: reading it says so
                 is_dir = False
             if is_dir:
-                pending.append((item.path, f"{prefix}{item.name}/"))
+                (linked if item.is_symlink() else pending).append((item.path, f"{prefix}{item.name}/"))
             elif is_entry_name(item.name):
                 found.append((f"{prefix}{item.name}", item.path))
     return sorted(found), problems
