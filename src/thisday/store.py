@@ -373,7 +373,8 @@ class IndexStore:
         """Take JSON items that failed validation out of the index, their problems recorded with their file's.
 
         An invalid item never takes part in the contest for its id, so it cannot hide a valid entry with the
-        same id in a later file. False when the database is busy (the problems are then reported this time only).
+        same id in a later file. False when nothing was taken out: the database is busy, or the file changed
+        meanwhile (the problems are then reported this time only).
         """
         try:
             with self._write():
@@ -397,7 +398,7 @@ class IndexStore:
                 self._mark_duplicates(ids)
         except sqlite3.OperationalError:
             return False
-        return True
+        return bool(ids)  # something was taken out (so asking again cannot loop)
 
     def _keep_validated(self, rows: list[tuple[bytes, str, int, int, int]]) -> None:
         """Store JSON items validated on reading, so the next read of their day just unpickles them.
