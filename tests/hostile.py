@@ -58,7 +58,23 @@ def big_int_json(root: Path) -> tuple[str, str]:
     return "bigint.json", "bigint.json:2: "
 
 
+def surrogate_json(root: Path) -> tuple[str, str]:
+    (root / "surrogate.json").write_text(
+        '[{"title": "Moon \\ud800", "date": "1969-07-20"}]', encoding="utf-8"
+    )
+    return "surrogate.json", "surrogate.json:1: title holds U+D800"
+
+
+def escape_json(root: Path) -> tuple[str, str]:
+    (root / "escape.json").write_text(
+        '[{"title": "Moon", "date": "1969-07-20", "body": "\\u001b[2J"}]', encoding="utf-8"
+    )
+    return "escape.json", "escape.json:1: body holds the control character U+001B (ESC)"
+
+
 MAKERS: dict[str, Callable[[Path], tuple[str, str]]] = {
+    "lone surrogate in JSON": surrogate_json,
+    "ESC in JSON": escape_json,
     "fifo": fifo,
     "dangling symlink": dangling,
     "symlink loop": loop,
