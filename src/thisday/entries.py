@@ -25,7 +25,7 @@ from typing import Any
 
 from .dates import days_in_month, parse_historic_date, parse_rule
 from .errors import DateError, EntryError, suggest
-from .markup import id_slug, slugify
+from .markup import slugify, tag_slug
 from .model import Calendar, Entry, HistoricDate, Kind, Location, Precision, Problem, RawEntry, Source
 
 FIELDS = ("id", "title", "date", "calendar", "observe", "kind", "rule", "tags", "featured", "sources", "body")
@@ -294,7 +294,7 @@ def _tags(value: Any) -> tuple[str, ...]:
         raise _FieldError("tags", "tags must be a list of words: tags: [science, space]")
     tags = []
     for tag in value:
-        slug = slugify(str(tag), limit=40)
+        slug = tag_slug(str(tag))
         if slug not in tags:
             tags.append(slug)
     return tuple(tags)
@@ -312,7 +312,7 @@ def _valid_id(entry_id: str) -> bool:
 def derive_id(date_value: object, title: str) -> str:
     """The default id: the date as written (without ~ and ?) and a slug of the one-line title."""
     date_part = str(date_value).strip() if date_value is not None else "moveable"
-    return f"{date_part.lstrip('~').rstrip('?')}-{id_slug(' '.join(title.split()))}"
+    return f"{date_part.lstrip('~').rstrip('?')}-{slugify(' '.join(title.split()))}"
 
 
 _SIMPLE_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")

@@ -93,23 +93,25 @@ def _letters_slug(text: str) -> str:
     return re.sub(r"-+", "-", "".join(kept)).strip("-")
 
 
-def slugify(text: str, limit: int = 60) -> str:
-    """A lower-case, hyphenated slug (tags), keeping the letters of every script; no transliteration.
+def tag_slug(text: str, limit: int = 40) -> str:
+    """A tag as entries carry it (and as feed and preview filters compare it): lower-case, hyphenated, keeping
+    the letters of every script; no transliteration.
 
-    Text whose letters all have an ASCII base letter is folded to ASCII as it always was ("Café" -> "cafe").
-    Text with any other letter keeps every letter and digit as written, normalized (NFKC) and lower-cased:
-    "Łódź" -> "łódź", "космос" -> "космос".
+    A tag whose letters all have an ASCII base letter is folded to ASCII as it always was ("Kraków" ->
+    "krakow"). One with any other letter keeps every letter and digit as written, normalized (NFKC) and
+    lower-cased: "Łódź" -> "łódź", "космос" -> "космос".
     """
     foldable = text.isascii() or all(_folds_to_ascii(c) for c in text)
     slug = _ascii_slug(text) if foldable else _letters_slug(text)
     return slug[:limit].rstrip("-") or "entry"
 
 
-def id_slug(text: str, limit: int = 60) -> str:
-    """The slug of a title in a derived entry id: like :func:`slugify`, except that Latin-script text is always
-    folded to ASCII as it always was (a Latin letter without an ASCII base, such as ø or ł, is left out), so the
-    ids already in readers' feeds never change. Titles in other scripts keep their letters ("Полёт Гагарина" ->
-    "полёт-гагарина"), so two such titles on one day get two ids.
+def slugify(text: str, limit: int = 60) -> str:
+    """A slug for ids (an entry's default id, an importer's ids): lower-case, hyphenated.
+
+    Latin-script text is folded to ASCII as it always was (accents dropped; a Latin letter without an ASCII
+    base, such as ø or ł, is left out), so that no id already in readers' feeds changes. Text in any other
+    script keeps its letters ("Полёт Гагарина" -> "полёт-гагарина"), so two such titles on one day get two ids.
     """
     latin = text.isascii() or all(_is_latin(c) for c in text)
     slug = _ascii_slug(text) if latin else _letters_slug(text)
