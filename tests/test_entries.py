@@ -109,6 +109,12 @@ def test_ids_are_stable_when_files_move(tmp_path: Path) -> None:
         ),
         ("map.yaml", "title: A\ndate: 1942-07-12\n", "map.yaml:1: a bulk file must be a list of entries"),
         (
+            "minutely.yaml",
+            "- title: A\n  kind: observance\n  rule: FREQ=MINUTELY;BYMONTH=1\n",
+            "minutely.yaml:3: rule 'FREQ=MINUTELY;BYMONTH=1' repeats minutely, but an observance comes once a year:"
+            " write FREQ=YEARLY with the day",
+        ),
+        (
             "kind.yaml",
             "- title: A\n  date: '1942'\n  kind: brith\n",
             "kind.yaml:3: kind must be one of event, birth, death, observance, not 'brith' (did you mean 'birth'?)",
