@@ -276,11 +276,23 @@ def _rrule(text: str, dtstart: datetime.datetime) -> rrule:
     return result
 
 
+_RRULE_EXAMPLE = "FREQ=YEARLY;BYMONTH=11;BYDAY=+4TH"
+_RRULE_TEXT = re.compile(r"^[A-Za-z0-9=;,:+-]+$")
+_TIME_PARTS = ("BYHOUR", "BYMINUTE", "BYSECOND")
+_CYCLE_START = 9600
+"""Where a rule is tried out: the Gregorian calendar repeats every 400 years, and dateutil stops at year 9999, so
+trying the years 9600..9999 answers "does this rule ever fire?" after at most 400 years of expansion."""
+
+
 def parse_rule(value: object) -> Rule:
-    """Validate a ``rule`` field; raise :class:`DateError` saying what a valid rule looks like."""
+    """Validate a ``rule`` field; raise :class:`DateError` saying what a valid rule looks like.
+
+    An RRULE must be yearly (an observance comes once a year), name days only (no BYHOUR, BYMINUTE, BYSECOND)
+    and fall on some day; each of these is checked with a bounded amount of work.
+    """
     if not isinstance(value, str) or not value.strip():
         raise DateError(
-            "rule must be text: easter, easter+49, orthodox-easter-2 or an RRULE such as FREQ=YEARLY;BYMONTH=11;BYDAY=+4TH"
+            f"rule must be text: easter, easter+49, orthodox-easter-2 or an RRULE such as {_RRULE_EXAMPLE}"
         )
     text = value.strip()
     if _EASTER_RE.match(text):
@@ -290,22 +302,43 @@ def parse_rule(value: object) -> Rule:
             f"rule {text!r} is not understood: write easter, easter+49, easter-2, orthodox-easter or orthodox-easter+1"
         )
     upper = text.upper()
-    if not (upper.startswith("FREQ=") or upper.startswith("RRULE:")):
+    body = upper[len("RRULE:") :] if upper.startswith("RRULE:") else upper
+    if not body.startswith("FREQ=") or not _RRULE_TEXT.match(body) or ":" in body:
         raise DateError(
             f"rule {text!r} is not understood: use easter[+/-N], orthodox-easter[+/-N], "
-            "or an RFC 5545 RRULE such as FREQ=YEARLY;BYMONTH=11;BYDAY=+4TH"
+            f"or an RFC 5545 RRULE on one line such as {_RRULE_EXAMPLE}"
         )
-    if "COUNT=" in upper or "DTSTART" in upper:
+    parts: dict[str, str] = {}
+    for part in body.split(";"):
+        name, _, part_value = part.partition("=")
+        if name in parts:
+            raise DateError(f"rule {text!r} gives {name} twice; give each part once")
+        parts[name] = part_value
+    if parts["FREQ"] != "YEARLY":
+        raise DateError(
+            f"rule {text!r} repeats {parts['FREQ'].lower() or 'never'}, but an observance comes once a year: "
+            f"write FREQ=YEARLY with the day, such as {_RRULE_EXAMPLE} (fourth Thursday of November) "
+            "or FREQ=YEARLY;BYMONTH=7;BYMONTHDAY=4, or easter+N"
+        )
+    if "COUNT" in parts or "DTSTART" in parts:
         raise DateError(
             f"rule {text!r}: COUNT and DTSTART are not supported (the rule is evaluated per year; end it with UNTIL=YYYYMMDD)"
         )
+    for name in _TIME_PARTS:
+        if name in parts:
+            raise DateError(
+                f"rule {text!r}: an observance is a whole day, so {name} does not apply; remove it"
+            )
     utc = datetime.UTC if re.search(r"UNTIL=\d{8}T\d{6}Z", text, re.IGNORECASE) else None
     start = datetime.datetime(1, 1, 1, tzinfo=utc)
+    cycle = datetime.datetime(_CYCLE_START, 1, 1)
+    endless = ";".join(f"{name}={v}" for name, v in parts.items() if name != "UNTIL")
     try:
-        first = _rrule(text, start).after(start, inc=True)
+        _rrule(text, start)  # the rule as written (its UNTIL included) must parse
+        fires = _rrule(endless, cycle).after(cycle, inc=True)
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         raise DateError(f"rule {text!r} is not a valid RFC 5545 RRULE: {exc}") from None
-    if first is None:
+    if fires is None:
         raise DateError(
             f"rule {text!r} is not a valid RFC 5545 RRULE: it never falls on any day (check BYMONTH, BYMONTHDAY, BYDAY)"
         )

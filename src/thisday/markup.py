@@ -122,7 +122,50 @@ def without_controls(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-def slugify(text: str, limit: int = 60) -> str:
+def _folds_to_ascii(char: str) -> bool:
+    """Whether a letter or digit has an ASCII base (é -> e, ² -> 2); marks and punctuation count as folding."""
+    if not unicodedata.category(char).startswith(("Lu", "Ll", "Lt", "Lo", "N")):
+        return True
+    return any(c.isascii() and c.isalnum() for c in unicodedata.normalize("NFKD", char))
+
+
+def _is_latin(char: str) -> bool:
+    return _folds_to_ascii(char) or unicodedata.name(char, "").startswith("LATIN ")
+
+
+def _ascii_slug(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def _letters_slug(text: str) -> str:
+    kept = (
+        char if unicodedata.category(char)[0] in "LMN" else "-"
+        for char in unicodedata.normalize("NFKC", text).lower()
+    )
+    return re.sub(r"-+", "-", "".join(kept)).strip("-")
+
+
+def tag_slug(text: str, limit: int = 40) -> str:
+    """A tag as entries carry it (and as feed and preview filters compare it): lower-case, hyphenated, keeping
+    the letters of every script; no transliteration.
+
+    A tag whose letters all have an ASCII base letter is folded to ASCII as it always was ("Kraków" ->
+    "krakow"). One with any other letter keeps every letter and digit as written, normalized (NFKC) and
+    lower-cased: "Łódź" -> "łódź", "космос" -> "космос".
+    """
+    foldable = text.isascii() or all(_folds_to_ascii(c) for c in text)
+    slug = _ascii_slug(text) if foldable else _letters_slug(text)
+    return slug[:limit].rstrip("-") or "entry"
+
+
+def slugify(text: str, limit: int = 60) -> str:
+    """A slug for ids (an entry's default id, an importer's ids): lower-case, hyphenated.
+
+    Latin-script text is folded to ASCII as it always was (accents dropped; a Latin letter without an ASCII
+    base, such as ø or ł, is left out), so that no id already in readers' feeds changes. Text in any other
+    script keeps its letters ("Полёт Гагарина" -> "полёт-гагарина"), so two such titles on one day get two ids.
+    """
+    latin = text.isascii() or all(_is_latin(c) for c in text)
+    slug = _ascii_slug(text) if latin else _letters_slug(text)
     return slug[:limit].rstrip("-") or "entry"

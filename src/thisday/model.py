@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 
 class Precision(enum.Enum):
@@ -102,6 +103,22 @@ class Entry:
     featured: bool = False
     sources: tuple[Source, ...] = ()
     body: str = ""
+
+
+@dataclass(frozen=True)
+class RawEntry:
+    """One entry's fields as found in a file, before validation, with the line of each field.
+
+    Shared by the readers (YAML, Markdown, JSON) and the validator, so neither imports the other.
+    """
+
+    fields: dict[str, Any]
+    lines: dict[str, int]
+    line: int
+    body_line: int | None = None
+    """The line where a Markdown entry's body starts."""
+    span: tuple[int, int] | None = None
+    """Character offsets of the item in its file (JSON bulk files), so an index can re-read just this item."""
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ def send_confirmation(
 ) -> bool:
     """Mail ``address`` its confirmation link; True when the server took it. Failures are logged."""
     msg = confirmation_message(settings, env, address, confirm_url(settings, store.secret, address, now), now)
-    from .mail import Mailer, smtp_password  # the SMTP transport (imported when a mail goes out)
+    from .smtp import Mailer, smtp_password  # the SMTP transport (imported when a mail goes out)
 
     smtp = settings.smtp if retries is None else replace(settings.smtp, retries=retries)
     with Mailer(smtp, password=smtp_password(settings.smtp, environ)) as mailer:

@@ -25,7 +25,7 @@ from .dates import (
     years_ago,
 )
 from .index import CalendarIndex
-from .markup import slugify
+from .markup import tag_slug
 from .model import DaySelection, Entry, Feb29Policy, Kind, Occurrence
 
 
@@ -89,7 +89,7 @@ def select(
 
     ``kinds`` and ``tags`` keep entries of any of the given kinds / carrying any of the given tags.
     """
-    tag_set = {slugify(t, limit=40) for t in tags} if tags else None  # as entries' tags are written
+    tag_set = {tag_slug(t) for t in tags} if tags else None  # as entries' tags are written
     found: list[Occurrence] = []
     for entry in index.on(on, policy):
         if kinds and entry.kind not in kinds:

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..dates import MONTHS, days_in_month, format_year
-from ..entries import _Raw, validate
+from ..entries import validate
 from ..errors import ImportSourceError
-from ..markup import slugify
+from ..markup import slugify, tag_slug
 from ..model import Calendar
+from ..model import RawEntry as _Raw
 
 FORMATS = ("wikipedia-day-files", "csv", "ical", "json")
 KINDS = ("event", "birth", "death", "observance")
@@ -357,7 +358,7 @@ def base_entry(
             entry["observe"] = "julian"
     if rule is not None:
         entry["rule"] = rule
-    tag_slugs = list(dict.fromkeys(slugify(tag, limit=40) for tag in tags if tag.strip()))
+    tag_slugs = list(dict.fromkeys(tag_slug(tag) for tag in tags if tag.strip()))
     if tag_slugs:
         entry["tags"] = tag_slugs
     if sources:
