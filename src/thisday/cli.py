@@ -5,13 +5,14 @@ The clock is read here (the default date) and in the daemon, nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
@@ -171,9 +172,9 @@ def preview(
     if fmt == "json":
         click.echo(json.dumps(terminal.day_json(Views(app.settings).day(selection)), ensure_ascii=False, indent=2))
     elif fmt == "email":
-        from .digest import Digest
+        from .channels.digest import render
 
-        click.echo(message_text(Digest.render(selection, app.settings).message(app.now())), nl=False)
+        click.echo(message_text(render(selection, app.settings).message(app.now())), nl=False)
     else:
         click.echo(terminal.day_text(Views(app.settings).day(selection)), nl=False)
 
@@ -237,12 +238,12 @@ def digest(app: AppContext, date: str | None, output: Path | None, to: str | Non
 
     DATE is 2026-07-12, 07-12 (this year), 'July 12', '12 July', today, tomorrow or yesterday.
     """
-    from .digest import Digest
+    from .channels.digest import render
     from .publish import atomic_write
 
     on = app.parse_date(date)
     selection = app.select(on)
-    message = Digest.render(selection, app.settings).message(app.now(), to)
+    message = render(selection, app.settings).message(app.now(), to)
     if part == "eml":
         data = message_bytes(message)
         text = message_text(message)
@@ -290,14 +291,16 @@ def send(app: AppContext, date: str | None, to: tuple[str, ...], force: bool) ->
     if to and not force:
         report = mail.send_digest(selection, app.settings, to, clock=app.now, send_empty=True)
     else:
-        recipients = to or mail.configured_recipients(app.settings)
-        with Ledger.from_settings(app.settings) as ledger:
-            report = mail.send_digest(
-                selection, app.settings, recipients, clock=app.now, ledger=ledger, force=force
+        with Ledger.from_settings(app.settings) as ledger, _progress("sending") as progress:
+            report = mail.send_day(
+                app.settings, selection, ledger, clock=app.now, to=to, force=force, after_each=progress
             )
     if report.note:
         click.echo(report.note)
+    quiet = len(report.deliveries) > 50  # a long list: only what went wrong, then the counts
     for delivery in report.deliveries:
+        if quiet and delivery.status in ("sent", "skipped"):
+            continue
         line = f"{delivery.status:<8} {delivery.address}"
         click.echo(line + (f": {delivery.detail}" if delivery.detail else ""))
     if report.deliveries:
@@ -305,6 +308,29 @@ def send(app: AppContext, date: str | None, to: tuple[str, ...], force: bool) ->
         click.echo(f"{on.isoformat()}: {counts}", err=True)
     if not report.ok:
         sys.exit(1)
+
+
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Callable[[object], None]]:
+    """A progress callback: on a terminal, a line with the count and messages per second; elsewhere silent."""
+    if not sys.stderr.isatty():
+        yield lambda _item: None
+        return
+    start = time.monotonic()
+    count = 0
+
+    def tick(_item: object) -> None:
+        nonlocal count
+        count += 1
+        if count % 20 == 0:
+            rate = count / max(time.monotonic() - start, 1e-6)
+            click.echo(f"\r{label}: {count:,} done, {rate:,.0f} a second", err=True, nl=False)
+
+    try:
+        yield tick
+    finally:
+        if count >= 20:
+            click.echo("", err=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -440,7 +466,7 @@ def serve(app: AppContext, host: str, port: int, quiet: bool) -> None:
     from . import serve as serving  # uvicorn is imported only by this command
 
     feeds_dir = app.settings.feeds_dir
-    asgi_app = serving.create_app(feeds_dir)
+    asgi_app = serving.create_app(feeds_dir, app.settings)
     sock = serving.listen(host, port)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"serving {feeds_dir} on http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C to stop)")
@@ -570,3 +596,13 @@ def status(app: AppContext) -> None:
         click.echo(line)
     if not report.healthy:
         sys.exit(1)
+
+
+def _register_newsletter_commands() -> None:
+    from .subscribers_cli import bounce, subscribers
+
+    main.add_command(subscribers)
+    main.add_command(bounce)
+
+
+_register_newsletter_commands()

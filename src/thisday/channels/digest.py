@@ -22,15 +22,19 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import subscribers
 from ..config import Settings
 from ..digest import Digest
 from ..errors import ConfigError, PublishError, ThisdayError
 from ..ledger import Ledger, Status, digest_channel
 from ..message import parse_address
 from ..model import DaySelection
+from ..newsletter import envelope_sender, open_store
+from ..newsletter import unsubscribe_url as newsletter_unsubscribe_url
 from ..schedule import digests_to_send
 from ..selection import day_selection
 from ..smtp import FAILED, SENT, SKIPPED, UNCERTAIN, Delivery, Mailer, smtp_password
+from ..subscribers import Store
 from . import GRACE, ChannelHealth, ChannelReport, Run, describe, due_days, unserved
 
 DIGEST_CHANNEL = "digest"
@@ -77,7 +81,7 @@ def dedupe(addresses: Iterable[str]) -> tuple[str, ...]:
     return tuple(result)
 
 
-def configured_recipients(settings: Settings) -> tuple[str, ...]:
+def fixed_recipients(settings: Settings) -> tuple[str, ...]:
     """``digest.recipients`` plus the addresses in ``digest.recipients_file``, each once."""
     addresses = []
     for text in settings.digest.recipients:
@@ -89,6 +93,43 @@ def configured_recipients(settings: Settings) -> tuple[str, ...]:
         addresses.extend(read_recipients_file(settings.digest.recipients_file))
     return dedupe(addresses)
 
+
+def configured_recipients(settings: Settings, store: Store | None = None) -> tuple[str, ...]:
+    """Who gets the digest: the fixed list plus the active subscribers, minus every address that unsubscribed or
+    was suppressed (an unsubscribe applies to the fixed list too). Opens the subscriber store when not given."""
+    fixed = fixed_recipients(settings)
+    own = store is None
+    if store is None:
+        if not settings.digest.subscribe and not _store_exists(settings):
+            return fixed
+        store = open_store(settings)
+    try:
+        leaving = subscribers.excluded(store)
+        everyone = dedupe([*fixed, *subscribers.active_addresses(store)])
+    finally:
+        if own:
+            store.close()
+    return tuple(a for a in everyone if a.strip().lower() not in leaving)
+
+
+def _store_exists(settings: Settings) -> bool:
+    """Whether subscribers were ever recorded (so a fixed-list site never needs a secret or a store)."""
+    return (settings.state_dir / "secret").exists() or bool(os.environ.get("THISDAY_SECRET"))
+
+
+def render(selection: DaySelection, settings: Settings, store: Store | None = None) -> Digest:
+    """The day's digest as it goes out: with each recipient's own signed unsubscribe link when the newsletter's
+    endpoints are on (``digest.subscribe``), else with ``digest.unsubscribe_url``."""
+    if not settings.digest.subscribe:
+        return Digest.render(selection, settings)
+    own = store is None
+    store = store or open_store(settings)
+    secret = store.secret
+    if own:
+        store.close()
+    return Digest.render(
+        selection, settings, unsubscribe_for=lambda address: newsletter_unsubscribe_url(settings, secret, address)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,8 +183,12 @@ def send_digest(
     environ: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     after_each: Callable[[Delivery], None] | None = None,
+    store: Store | None = None,
 ) -> SendReport:
     """Send the day's digest to each recipient (one message each) and report every outcome.
+
+    With ``store`` (the subscriber store), a permanent refusal (5xx) suppresses the address for every later day,
+    with the server's reply as the reason.
 
     With ``ledger`` (the scheduled send), each recipient is held first and recorded after, so a recipient
     already done for the day is skipped; ``force`` sends again to them. Without a ledger (a test send),
@@ -167,8 +212,8 @@ def send_digest(
     if not selection.occurrences and not send_empty:
         return SendReport(day, (), f"nothing on {day.isoformat()}: no digest sent")
     password = smtp_password(settings.smtp, os.environ if environ is None else environ)
-    digest = Digest.render(selection, settings)  # once, before anyone is claimed: a broken template claims nobody
-    sender = digest.sender.addr_spec
+    digest = render(selection, settings, store)  # once, before anyone is claimed: a broken template claims nobody
+    sender = envelope_sender(settings)
     now = clock()
     prepared = digest.prepare(now)
     results: dict[str, Delivery] = {}
@@ -195,6 +240,9 @@ def send_digest(
                 else:
                     data = digest.message_bytes(prepared, now, address)
                     delivery = _send_held(ledger, mailer, day, address, data, sender, clock, force)
+                if store is not None and ledger is not None and delivery.status == FAILED and delivery.permanent:
+                    with lock:
+                        subscribers.suppress(store, address, f"refused at send time: {delivery.detail}", clock())
                 with lock:  # a hook that stops here (the test switches) holds every worker after its message
                     if mailer.unreachable and not unreachable:
                         unreachable.append(mailer.unreachable)
@@ -293,6 +341,37 @@ def _skipped(ledger: Ledger, day: datetime.date, address: str) -> Delivery:
 # The channel
 
 
+def send_day(
+    settings: Settings,
+    selection: DaySelection,
+    ledger: Ledger,
+    *,
+    clock: Callable[[], datetime.datetime],
+    to: Iterable[str] = (),
+    force: bool = False,
+    after_each: Callable[[Delivery], None] | None = None,
+) -> SendReport:
+    """``thisday send``: the day's digest to the configured recipients (or to ``to``, with ``force``), through the
+    ledger, as the daemon sends it. A send to everyone that leaves nobody unserved records the day as done, so
+    the cron way (``thisday build`` then ``thisday send`` from a timer) reads as published in ``thisday status``."""
+    store = open_store(settings) if settings.digest.subscribe or _store_exists(settings) else None
+    try:
+        named = tuple(to)
+        recipients = named or configured_recipients(settings, store)
+        report = send_digest(
+            selection, settings, recipients, clock=clock, ledger=ledger, force=force, after_each=after_each,
+            store=store,
+        )
+    finally:
+        if store is not None:
+            store.close()
+    if not named and report.settled:
+        with ledger.hold(selection.on, DIGEST_CHANNEL, clock, force=True) as held:
+            if held is not None:
+                held.done(report.summary())
+    return report
+
+
 class DigestChannel:
     """The email digest, sent to every configured recipient once a day (``digest.catch_up`` after downtime)."""
 
@@ -301,14 +380,33 @@ class DigestChannel:
     def __init__(self, recipients: tuple[str, ...] | None = None) -> None:
         self._recipients = recipients
 
-    def recipients(self, run: Run) -> tuple[str, ...]:
-        return self._recipients if self._recipients is not None else configured_recipients(run.settings)
+    def recipients(self, run: Run, store: Store | None = None) -> tuple[str, ...]:
+        if self._recipients is not None:
+            return self._recipients
+        return configured_recipients(run.settings, store)
+
+    @staticmethod
+    def _store(run: Run) -> Store | None:
+        settings = run.settings
+        return open_store(settings) if settings.digest.subscribe or _store_exists(settings) else None
 
     def publish_due(self, run: Run) -> ChannelReport:
         report = ChannelReport(self.name)
+        try:
+            store = self._store(run)
+        except ThisdayError as exc:
+            report.error(run.latest, exc)
+            return report
+        try:
+            return self._publish_due(run, report, store)
+        finally:
+            if store is not None:
+                store.close()
+
+    def _publish_due(self, run: Run, report: ChannelReport, store: Store | None) -> ChannelReport:
         settings, ledger = run.settings, run.ledger
         try:
-            recipients = self.recipients(run)
+            recipients = self.recipients(run, store)
         except ThisdayError as exc:  # a broken recipients file must not stop the other channels
             report.error(run.latest, exc)
             return report
@@ -343,6 +441,7 @@ class DigestChannel:
                         clock=run.stamp,
                         ledger=ledger,
                         after_each=run.hooks.after_message,
+                        store=store,
                     )
                 except ThisdayError as exc:
                     held.failed(str(exc))
@@ -363,11 +462,20 @@ class DigestChannel:
 
     def health(self, run: Run) -> ChannelHealth:
         try:
-            recipients = self.recipients(run)
+            store = self._store(run)
+            try:
+                recipients = self.recipients(run, store)
+                counts = subscribers.counts(store) if store is not None else {}
+            finally:
+                if store is not None:
+                    store.close()
         except ThisdayError as exc:
             return ChannelHealth(("digest:     " + str(exc),), (f"digest: {exc}",))
+        subscribed = (
+            "subscribers: " + ", ".join(f"{number} {state}" for state, number in counts.items()) if counts else ""
+        )
         if not recipients:
-            return ChannelHealth(("digest:     no recipients configured",))
+            return ChannelHealth(("digest:     no recipients", *([subscribed] if subscribed else [])))
         ledger, zone, latest = run.ledger, run.settings.zone, run.latest
         last = ledger.last(DIGEST_CHANNEL, status=None)
         lines = [f"{'digest:':<11} {describe(last, zone) if last else 'never published'}"]
@@ -385,7 +493,8 @@ class DigestChannel:
                 f"{record.channel.removeprefix('digest:')} for {latest.isoformat()} {record.status.value}"
                 + (f": {record.detail}" if record.detail else "")
             )
-        if missing and overdue and not skipped_day and not (day_row and day_row.detail.startswith("nothing")):
+        day_over = day_row is not None and day_row.status is Status.DONE  # later subscribers wait for the next day
+        if missing and overdue and not skipped_day and not day_over:
             failures.append(
                 f"digest for {latest.isoformat()} not sent to {len(missing)} of {len(recipients)} recipient(s)"
             )
@@ -394,7 +503,10 @@ class DigestChannel:
             f"  {latest.isoformat()}: {served} of {len(recipients)} recipient(s) served"
             + (f", {len(bad)} not served" if bad else "")
         )
-        for address in recipients:
-            row = rows.get(digest_channel(address)) or ledger.last(digest_channel(address), status=None)
-            lines.append(f"  {address}: {describe(row, zone) if row else 'nothing sent yet'}")
+        if subscribed:
+            lines.append("  " + subscribed)
+        if len(recipients) <= 20:  # a long list is summed up above, never printed address by address
+            for address in recipients:
+                row = rows.get(digest_channel(address)) or ledger.last(digest_channel(address), status=None)
+                lines.append(f"  {address}: {describe(row, zone) if row else 'nothing sent yet'}")
         return ChannelHealth(tuple(lines), tuple(failures))
