@@ -1,0 +1,565 @@
+"""What social channels share: the posts of a day, when each is due, catch-up, threads, and the ledger rows.
+
+A day's posts are planned from its selection (``mode = "day"``: one post with the lead story and "and N more";
+``mode = "entries"``: one post per entry) and scheduled at ``times``, spread over a ``window``, or at the daily
+publish time. Every post is its own ledger row, ``<channel>:<post key>`` (``day`` in day mode, the entry id in
+entries mode); the day row ``<channel>`` is marked done once every post of the day is settled. A backend
+(:mod:`.mastodon`, :mod:`.bluesky`, :mod:`.webhook`) only knows how to send one post; it raises
+:class:`AuthFailed`, :class:`Refused`, :class:`Unknown` or :class:`Transient` and this module records the
+outcome. Times come from ``run.now`` and ``run.stamp()``: nothing here reads the clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import logging
+import os
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from ..config import BlueskySettings, MastodonSettings, Settings, WebhookSettings, parse_window
+from ..dates import format_years_ago
+from ..errors import ConfigError, PublishError
+from ..ledger import Record, Status
+from ..markup import plain_text
+from ..model import DaySelection, Occurrence
+from ..schedule import DailyTime
+from ..selection import day_selection, describe_day
+from ..site import day_url
+from . import Channel, ChannelHealth, ChannelReport, Run, describe
+from .text import Counter, compose
+
+log = logging.getLogger("thisday")
+
+CATCH_UP_GRACE = datetime.timedelta(hours=1)
+"""With ``catch_up = "none"`` a post still goes out this long after its time; later it is skipped."""
+
+Section = MastodonSettings | BlueskySettings | WebhookSettings
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcomes a backend reports
+
+
+class SocialError(PublishError):
+    """A post did not (knowingly) go out."""
+
+
+class AuthFailed(SocialError):
+    """The server refused the credentials (401, an expired token): the channel stops until they are fixed."""
+
+
+class Refused(SocialError):
+    """The server refused this post for good (a 4xx other than 401/429): it is not tried again."""
+
+
+class Transient(SocialError):
+    """The post did not go out for a reason that may pass (5xx, rate limit, network): the next run retries."""
+
+
+class Unknown(SocialError):
+    """The server may have received the post but its answer was lost (a timeout, a dropped connection)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Posts
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One post of a day, before it is sent."""
+
+    day: datetime.date
+    index: int
+    key: str
+    """Stable for (day, post): ``day`` in day mode, the entry id in entries mode."""
+    text: str
+    link: str
+    """The day page (or the entry's place on it) that the post links to."""
+    title: str
+    description: str
+    selection: DaySelection
+    occurrences: tuple[Occurrence, ...]
+    due: datetime.datetime | None = None
+    """When the post is scheduled (set once the day's posts are timed); Bluesky derives its record key from it."""
+
+
+@dataclass(frozen=True)
+class Posted:
+    url: str
+    ref: str
+    """What a later post in the thread needs to reply to this one (a status id, an AT URI and CID)."""
+
+
+def idempotency_key(day: datetime.date, row: str) -> str:
+    """A key stable for one post across every retry: sha256 of the day and the post's ledger row."""
+    return hashlib.sha256(f"{day.isoformat()}|{row}".encode()).hexdigest()
+
+
+def _plain_body(occ: Occurrence) -> str:
+    return " ".join(plain_text(occ.entry.body).split()) if occ.entry.body else ""
+
+
+def entry_link(settings: Settings, occ: Occurrence, on: datetime.date) -> str:
+    return day_url(settings, on, urllib.parse.quote(occ.entry.id, safe="-_.~"))
+
+
+def plan_texts(
+    settings: Settings, selection: DaySelection, mode: str, limit: int, count: Counter
+) -> list[Draft]:
+    """The day's posts, each within ``limit`` as ``count`` measures it; none for a day without entries."""
+    occurrences = selection.occurrences
+    if not occurrences:
+        return []
+    on = selection.on
+    drafts: list[Draft] = []
+    if mode == "day":
+        lead = selection.lead or occurrences[0]
+        more = len(occurrences) - 1 + selection.left_out
+        link = day_url(settings, on)
+        tail = f"\n\nAnd {more} more on this day: {link}" if more else f"\n\n{link}"
+        text = _compose(lead, tail, limit, count)
+        drafts.append(
+            Draft(on, 0, "day", text, link, f"On this day: {describe_day(on)}", _card(lead), selection, occurrences)
+        )
+        return drafts
+    for index, occ in enumerate(occurrences):
+        link = entry_link(settings, occ, on)
+        text = _compose(occ, f"\n\n{link}", limit, count)
+        drafts.append(
+            Draft(on, index, occ.entry.id, text, link, occ.entry.title, _card(occ), selection, (occ,))
+        )
+    return drafts
+
+
+def _compose(occ: Occurrence, tail: str, limit: int, count: Counter) -> str:
+    ago = format_years_ago(occ.years_ago)
+    head = f"{occ.date_display}{f' ({ago})' if ago else ''}: "
+    try:
+        return compose(head, occ.entry.title, _plain_body(occ), tail, limit, count)
+    except ValueError as exc:
+        raise PublishError(f"{occ.entry.location}: {exc}: raise the limit or shorten the site's base URL") from None
+
+
+def _card(occ: Occurrence) -> str:
+    body = _plain_body(occ)
+    return f"{occ.date_display}: {occ.entry.title}" + (f". {body[:200]}" if body else "")
+
+
+# ---------------------------------------------------------------------------------------------
+# When
+
+
+def post_times(
+    settings: Settings, section: Section, day: datetime.date, count: int
+) -> list[datetime.datetime]:
+    """When each of ``count`` posts of ``day`` is due: at ``times`` (spread evenly, several per time when
+    there are more posts than times), evenly over ``window``, or all at the daily publish time."""
+    zone = settings.zone
+    times: Sequence[datetime.time] = getattr(section, "times", ())
+    window = parse_window(getattr(section, "window", ""))
+    if times:
+        slots = [DailyTime.at(t, zone).due(day) for t in times]
+        return [slots[i * len(slots) // count] for i in range(count)] if count else []
+    if window is not None:
+        start, end = (DailyTime.at(t, zone).due(day) for t in window)
+        step = (end - start) / count if count else datetime.timedelta(0)
+        return [start + step * i for i in range(count)]
+    moment = DailyTime.at(settings.daemon.time, zone).due(day)
+    return [moment] * count
+
+
+def first_time(settings: Settings, section: Section, day: datetime.date) -> datetime.datetime:
+    """When the first post of ``day`` is due (whatever the number of posts)."""
+    return post_times(settings, section, day, 1)[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Backends and the channel
+
+
+class Backend(Protocol):
+    """Sends one post. Made per run; may keep a session for the run."""
+
+    def limit(self) -> int: ...
+
+    def count(self, text: str) -> int: ...
+
+    def post(self, draft: Draft, row: str, thread: Sequence[Posted], run: Run) -> Posted: ...
+
+    def close(self) -> None: ...
+
+
+def secret(env: str, what: str, channel: str) -> str:
+    """The secret in the environment variable ``env``; a ConfigError saying what to set when it is missing."""
+    value = os.environ.get(env, "").strip()
+    if not value:
+        raise ConfigError(f"{channel}: the environment variable {env} holding the {what} is not set: export it")
+    return value
+
+
+def retrying(
+    send: Callable[[], httpx.Response],
+    section: Section,
+    sleep: Callable[[float], None],
+    what: str,
+) -> httpx.Response:
+    """``send`` until it is answered with something other than a 5xx or 429 (at most ``retries`` retries).
+
+    429 waits the server's Retry-After (at most ``max_retry_after``: a longer wait is a :class:`Transient`
+    failure left for the next run); a 5xx or a timeout waits ``retry_delay``, doubled each time. A timeout
+    or a dropped connection on the last try is :class:`Unknown` (the server may have the post).
+    """
+    delay = section.retry_delay
+    for attempt in range(section.retries + 1):
+        last = attempt == section.retries
+        try:
+            response = send()
+        except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            if last:
+                raise Unknown(f"{what}: no answer ({type(exc).__name__}); it may have gone out") from None
+            sleep(delay)
+            delay *= 2
+            continue
+        except httpx.HTTPError as exc:  # could not connect: nothing was sent
+            if last:
+                raise Transient(f"{what}: cannot reach the server ({exc})") from None
+            sleep(delay)
+            delay *= 2
+            continue
+        if response.status_code == 429:
+            wait = _retry_after(response, delay)
+            if last or wait > section.max_retry_after:
+                raise Transient(f"{what}: rate limited (429), the server asks to wait {wait:.0f} s; the next run retries")
+            sleep(wait)
+            continue
+        if response.status_code >= 500:
+            if last:
+                raise Transient(f"{what}: server error {response.status_code}: {_excerpt(response)}")
+            sleep(delay)
+            delay *= 2
+            continue
+        return response
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _retry_after(response: httpx.Response, default: float) -> float:
+    value = response.headers.get("retry-after", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return default
+
+
+def _excerpt(response: httpx.Response) -> str:
+    text = " ".join(response.text.split())
+    return text[:200] if text else response.reason_phrase
+
+
+def classify(response: httpx.Response, what: str, auth_hint: str) -> None:
+    """Raise for a 4xx answer: 401/403 :class:`AuthFailed` (with ``auth_hint``), others :class:`Refused`."""
+    if response.status_code in (401, 403):
+        raise AuthFailed(f"{what}: {response.status_code} {_excerpt(response)}: {auth_hint}")
+    if 400 <= response.status_code < 500:
+        raise Refused(f"{what}: refused ({response.status_code}): {_excerpt(response)}")
+
+
+@dataclass
+class SocialChannel:
+    """A channel over a :class:`Backend`: plans, schedules and records a day's posts through the ledger."""
+
+    name: str
+    section: Section
+    make_backend: Callable[[Settings], Backend]
+    offline_count: Counter
+    offline_limit: int
+    idempotent: bool = True
+    """True when a retry can never make a second post: an uncertain row is then retried."""
+    per_post_rows: bool = True
+    mode: str = "day"
+    thread: bool = False
+
+    # -- planning ------------------------------------------------------------------------
+
+    def selection(self, run: Run, day: datetime.date, index: Any) -> DaySelection:
+        return day_selection(
+            index, day, run.settings, kinds=self.section.kinds or None, tags=self.section.tags or None
+        )
+
+    def row(self, draft: Draft) -> str:
+        return f"{self.name}:{draft.key}" if self.per_post_rows else self.name
+
+    def drafts(self, settings: Settings, selection: DaySelection, limit: int, count: Counter) -> list[Draft]:
+        return plan_texts(settings, selection, self.mode, limit, count)
+
+    def candidate_days(self, run: Run) -> list[datetime.date]:
+        """Days whose first post is due, newest ``catch_up_days`` back, from the channel's first day on."""
+        settings = run.settings
+        today = run.now.astimezone(settings.zone).date()
+        days = [today - datetime.timedelta(days=n) for n in range(settings.daemon.catch_up_days, -1, -1)]
+        days = [d for d in days if first_time(settings, self.section, d) <= run.now]
+        if not days:
+            return []
+        first = self._first_day(run)
+        return [d for d in days if d >= (first if first is not None else days[-1])]
+
+    def _first_day(self, run: Run) -> datetime.date | None:
+        rows = [r.day for r in self._records(run)]
+        return min(rows) if rows else None
+
+    def _records(self, run: Run, day: datetime.date | None = None) -> list[Record]:
+        return [
+            r
+            for r in run.ledger.records(day=day, channel_prefix=self.name)
+            if r.channel == self.name or r.channel.startswith(self.name + ":")
+        ]
+
+    # -- publishing ----------------------------------------------------------------------
+
+    def publish_due(self, run: Run) -> ChannelReport:
+        return self._publish(run, None, scheduled=True)
+
+    def post_day(self, run: Run, day: datetime.date, dry_run: bool) -> ChannelReport:
+        if dry_run:
+            report = ChannelReport(self.name)
+            loaded = run.load([day])
+            report.lines.append(self.preview(run.settings, self.selection(run, day, loaded.index)))
+            return report
+        return self._publish(run, [day], scheduled=False)
+
+    def _publish(self, run: Run, only: list[datetime.date] | None, scheduled: bool) -> ChannelReport:
+        report = ChannelReport(self.name)
+        days = self.candidate_days(run) if only is None else only
+        if not days:
+            return report
+        done_days = {d for d in days if _finished(run.ledger.get(d, self.name)) and self.per_post_rows}
+        days = [d for d in days if d not in done_days]
+        if not days:
+            return report
+        try:
+            backend = self.make_backend(run.settings)
+        except ConfigError as exc:
+            report.error(days[-1], exc)
+            return report
+        try:
+            loaded = run.load(days)
+            limit: int | None = None
+            latest = days[-1]
+            for day in days:
+                selection = self.selection(run, day, loaded.index)
+                if not selection.occurrences:
+                    self._settle_day(run, day, "nothing to post (no entries on this day)", report)
+                    continue
+                if limit is None:
+                    limit = backend.limit()
+                try:
+                    drafts = self.drafts(run.settings, selection, limit, backend.count)
+                except PublishError as exc:
+                    report.error(day, exc)
+                    continue
+                due = post_times(run.settings, self.section, day, len(drafts))
+                stop = self._publish_day(run, backend, drafts, due, latest, scheduled, report)
+                if stop:
+                    break
+        except (SocialError, ConfigError) as exc:  # the credentials or the server's limits: stop this channel
+            report.error(days[-1], exc)
+        finally:
+            backend.close()
+        return report
+
+    def _publish_day(
+        self,
+        run: Run,
+        backend: Backend,
+        drafts: list[Draft],
+        due: list[datetime.datetime],
+        latest: datetime.date,
+        scheduled: bool,
+        report: ChannelReport,
+    ) -> bool:
+        """Post what is due of one day; True when the channel must stop for this run (credentials refused)."""
+        day = drafts[0].day
+        thread: list[Posted] = []
+        settled = 0
+        for draft, when in zip(drafts, due, strict=True):
+            draft = dataclasses.replace(draft, due=when)
+            row = self.row(draft)
+            record = run.ledger.get(day, row)
+            if _finished(record):
+                settled += 1
+                assert record is not None
+                posted = _posted_from(record)
+                if posted is not None:
+                    thread.append(posted)
+                continue
+            if scheduled and when > run.now:
+                break
+            skip = self._skip_reason(run, day, when, latest) if scheduled else None
+            with run.ledger.hold(day, row, run.stamp, retry_uncertain=self.idempotent) as held:
+                if held is None:
+                    break  # another process holds it (or it is uncertain and may not be retried)
+                if skip is not None:
+                    held.done(f"skipped: {skip}")
+                    log.info("%s: %s: skipped (%s)", day.isoformat(), row, skip)
+                    settled += 1
+                    continue
+                if not held.sending():
+                    break
+                try:
+                    posted = backend.post(draft, row, tuple(thread) if self.thread else (), run)
+                except AuthFailed as exc:
+                    held.failed(str(exc))
+                    report.error(day, exc)
+                    return True
+                except Refused as exc:
+                    held.refused(str(exc))
+                    report.error(day, exc)
+                    settled += 1
+                    continue
+                except Unknown as exc:
+                    held.uncertain(str(exc))
+                    report.error(day, exc)
+                    return True
+                except SocialError as exc:
+                    held.failed(str(exc))
+                    report.error(day, exc)
+                    return True
+                held.done(f"posted {posted.url} ref={posted.ref}")
+                thread.append(posted)
+                settled += 1
+                report.lines.append(f"{day.isoformat()} {row}: posted {posted.url}")
+                log.info("%s: %s: posted %s", day.isoformat(), row, posted.url)
+                if day not in report.published:
+                    report.published.append(day)
+        if settled == len(drafts) and self.per_post_rows:
+            self._settle_day(run, day, f"{len(drafts)} post(s) settled", report)
+        return False
+
+    def _skip_reason(
+        self, run: Run, day: datetime.date, when: datetime.datetime, latest: datetime.date
+    ) -> str | None:
+        policy = self.section.catch_up
+        if policy == "all":
+            return None
+        if policy == "latest":
+            return None if day == latest else "catch_up is 'latest' and a later day is due"
+        return None if run.now - when <= CATCH_UP_GRACE else "catch_up is 'none' and its time is long past"
+
+    def _settle_day(self, run: Run, day: datetime.date, detail: str, report: ChannelReport) -> None:
+        with run.ledger.hold(day, self.name, run.stamp) as held:
+            if held is not None:
+                held.done(detail)
+
+    # -- showing -------------------------------------------------------------------------
+
+    def preview(self, settings: Settings, selection: DaySelection) -> str:
+        """The day's posts exactly as they would be sent (against the configured or default limit)."""
+        drafts = self.drafts(settings, selection, self.offline_limit, self.offline_count)
+        if not drafts:
+            return f"{self.name}: nothing to post on {selection.on.isoformat()} (no entries)"
+        due = post_times(settings, self.section, selection.on, len(drafts))
+        blocks = []
+        for draft, when in zip(drafts, due, strict=True):
+            size = self.offline_count(draft.text)
+            head = (
+                f"--- {self.name} post {draft.index + 1} of {len(drafts)}, "
+                f"{when.astimezone(settings.zone):%Y-%m-%d %H:%M %Z} ({size}/{self.offline_limit}) ---"
+            )
+            blocks.append(f"{head}\n{draft.text}")
+        return "\n\n".join(blocks)
+
+    def health(self, run: Run) -> ChannelHealth:
+        zone = run.settings.zone
+        since = run.latest - datetime.timedelta(days=run.settings.daemon.catch_up_days)
+        records = [r for r in self._records(run) if r.day >= since]
+        failures: list[str] = []
+        try:
+            self.make_backend(run.settings).close()
+        except ConfigError as exc:
+            failures.append(str(exc))
+        for record in records:
+            if record.status in (Status.FAILED, Status.UNCERTAIN):
+                failures.append(f"{record.channel} {record.day.isoformat()} {record.status.value}: {record.detail}")
+        posts = [r for r in records if r.channel != self.name or not self.per_post_rows]
+        last = max(posts, key=lambda r: (r.finished_at or r.claimed_at), default=None)
+        line = f"{self.name}: {describe(last, zone) if last else 'nothing posted yet'}"
+        return ChannelHealth((line,), tuple(failures))
+
+
+def _finished(record: Record | None) -> bool:
+    return record is not None and record.status in (Status.DONE, Status.REFUSED)
+
+
+def _posted_from(record: Record) -> Posted | None:
+    if record.status is not Status.DONE or " ref=" not in record.detail:
+        return None
+    head, _, ref = record.detail.rpartition(" ref=")
+    return Posted(head.removeprefix("posted "), ref)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the runner and the CLI call
+
+
+def enabled_channels(settings: Settings, sleep: Callable[[float], None] = time.sleep) -> list[Channel]:
+    """The social channels ``settings`` turn on: Mastodon, Bluesky, then each webhook (in file order)."""
+    return list(_channels(settings, sleep))
+
+
+def _channels(settings: Settings, sleep: Callable[[float], None] = time.sleep) -> list[SocialChannel]:
+    from . import bluesky, mastodon, webhook
+
+    found: list[SocialChannel] = []
+    if settings.mastodon is not None:
+        found.append(mastodon.channel(settings.mastodon, sleep))
+    if settings.bluesky is not None:
+        found.append(bluesky.channel(settings.bluesky, sleep))
+    found.extend(webhook.channel(hook, sleep) for hook in settings.webhooks)
+    return found
+
+
+def find_channel(settings: Settings, name: str, sleep: Callable[[float], None] = time.sleep) -> SocialChannel:
+    """The configured channel called ``name`` (``mastodon``, ``bluesky``, ``webhook:NAME`` or a webhook's name)."""
+    channels = _channels(settings, sleep)
+    for candidate in channels:
+        if name in (candidate.name, candidate.name.removeprefix("webhook:")):
+            return candidate
+    known = ", ".join(c.name for c in channels) or "none is configured"
+    raise ConfigError(
+        f"no social channel named {name!r} (configured: {known}); add a [mastodon], [bluesky] or "
+        "[[webhooks]] table to thisday.toml"
+    )
+
+
+def preview(settings: Settings, selection: DaySelection, channel_name: str) -> str:
+    """``thisday preview DATE --format mastodon|bluesky|webhook:NAME``: the day's posts as they would go out.
+
+    A channel that is not configured is previewed with default settings (Mastodon's default 500 characters).
+    """
+    try:
+        found = find_channel(settings, channel_name)
+    except ConfigError:
+        from . import bluesky, mastodon
+
+        if channel_name == "mastodon":
+            found = mastodon.channel(MastodonSettings(instance="https://mastodon.invalid"), time.sleep)
+        elif channel_name == "bluesky":
+            found = bluesky.channel(BlueskySettings(handle="preview.invalid"), time.sleep)
+        else:
+            raise
+    return found.preview(settings, selection)
+
+
+def post_day(run: Run, day: datetime.date, channel_name: str, dry_run: bool) -> ChannelReport:
+    """``thisday post DATE --channel NAME [--dry-run]``: post (or show) one day's posts now, through the ledger.
+
+    Posts already done are not posted again; the day's times and the catch-up policy do not apply.
+    """
+    return find_channel(run.settings, channel_name).post_day(run, day, dry_run)
