@@ -20,7 +20,7 @@ TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
 class FakePDS(FakeServer):
     def __init__(self, handle: str = "bot.example", password: str = "app-pass") -> None:
         super().__init__()
-        self.handle = handle
+        self.account = handle
         self.password = password
         self.did = "did:plc:fakefakefake"
         self.records: dict[str, dict[str, Any]] = {}
@@ -30,11 +30,11 @@ class FakePDS(FakeServer):
         path = request.path
         if path == "/xrpc/com.atproto.server.createSession" and request.method == "POST":
             data = request.json()
-            if data.get("identifier") != self.handle or data.get("password") != self.password:
+            if data.get("identifier") != self.account or data.get("password") != self.password:
                 return Answer(401, {"error": "AuthenticationRequired", "message": "Invalid identifier or password"})
             token = f"jwt-{len(self.tokens)}"
             self.tokens.add(token)
-            return Answer(200, {"did": self.did, "handle": self.handle, "accessJwt": token, "refreshJwt": "r"})
+            return Answer(200, {"did": self.did, "handle": self.account, "accessJwt": token, "refreshJwt": "r"})
         if path == "/xrpc/com.atproto.repo.createRecord" and request.method == "POST":
             auth = request.headers.get("authorization", "")
             if auth.removeprefix("Bearer ") not in self.tokens:
