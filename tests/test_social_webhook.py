@@ -144,3 +144,31 @@ def test_enabled_channels_lists_the_configured_ones(receivers: FakeReceivers, tm
     """enabled_channels gives one channel per configured [[webhooks]] table, named webhook:<name>."""
     config = settings(tmp_path, webhooks=(hook(receivers), hook(receivers, "slack")))
     assert [c.name for c in enabled_channels(config)] == ["webhook:json", "webhook:slack"]
+
+
+def test_uncertain_json_delivery_is_resent_with_the_same_id_next_run(receivers: FakeReceivers, tmp_path: Path) -> None:
+    """The answer to a JSON delivery is lost and no retries are left: the row is uncertain; the next run resends
+    with the same webhook-id, so a receiver that drops repeats keeps exactly one delivery."""
+    receivers.faults.append(Fault("/json", drop=True))
+    section = hook(receivers, retries=0)
+    config = settings(tmp_path, webhooks=(section,))
+    run = make_run(config, at(DAY, 6, 5))
+    chan = channel_for(section)
+    assert not chan.publish_due(run).ok
+    assert run.ledger.get(DAY, "webhook:json").status is Status.UNCERTAIN  # type: ignore[union-attr]
+    assert chan.publish_due(make_run(config, at(DAY, 6, 30), run.ledger)).ok
+    assert len(receivers.requests) == 2 and len(receivers.seen) == 1
+
+
+def test_uncertain_discord_delivery_is_not_resent(receivers: FakeReceivers, tmp_path: Path) -> None:
+    """Discord cannot drop a repeat: after a lost answer the row stays uncertain (shown by status) and the next
+    run does not post the day a second time."""
+    receivers.faults.append(Fault("/discord", drop=True))
+    section = hook(receivers, "discord", retries=0)
+    config = settings(tmp_path, webhooks=(section,))
+    run = make_run(config, at(DAY, 6, 5))
+    chan = channel_for(section)
+    chan.publish_due(run)
+    chan.publish_due(make_run(config, at(DAY, 6, 30), run.ledger))
+    assert len(receivers.requests) == 1
+    assert any("uncertain" in f for f in chan.health(make_run(config, at(DAY, 7), run.ledger)).failures)
