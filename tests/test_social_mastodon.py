@@ -240,3 +240,15 @@ def test_long_entry_is_shortened_at_a_sentence_keeping_the_link(server: FakeMast
     paragraph = text.split("\n\n")[1]
     assert paragraph.endswith("12 July 1950.")
     assert text.endswith("https://example.org/days/2026-07-12.html")
+
+
+def test_status_reports_a_day_left_unposted(server: FakeMastodon, tmp_path: Path) -> None:
+    """thisday status is unhealthy when the day's post is more than 15 minutes overdue and nothing was posted,
+    and healthy once it is."""
+    config = settings(tmp_path, mastodon=section(server))
+    run = make_run(config, at(DAY, 7, 0))
+    chan = channel_for(server)
+    assert any("nothing posted for 2026-07-12" in f for f in chan.health(run).failures)
+    chan.publish_due(run)
+    health = chan.health(run)
+    assert health.failures == () and "mastodon:day" in health.lines[0]

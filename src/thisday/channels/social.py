@@ -41,6 +41,9 @@ log = logging.getLogger("thisday")
 CATCH_UP_GRACE = datetime.timedelta(hours=1)
 """With ``catch_up = "none"`` a post still goes out this long after its time; later it is skipped."""
 
+HEALTH_GRACE = datetime.timedelta(minutes=15)
+"""``thisday status`` reports a day with no post this long after its first post was due."""
+
 Section = MastodonSettings | BlueskySettings | WebhookSettings
 
 
@@ -487,10 +490,22 @@ class SocialChannel:
         for record in records:
             if record.status in (Status.FAILED, Status.UNCERTAIN):
                 failures.append(f"{record.channel} {record.day.isoformat()} {record.status.value}: {record.detail}")
+        due_day = self._latest_started(run, HEALTH_GRACE)
+        if due_day is not None and not any(r.day == due_day for r in records):
+            failures.append(f"{self.name}: nothing posted for {due_day.isoformat()} although its first post was due")
         posts = [r for r in records if r.channel != self.name or not self.per_post_rows]
         last = max(posts, key=lambda r: (r.finished_at or r.claimed_at), default=None)
-        line = f"{self.name}: {describe(last, zone) if last else 'nothing posted yet'}"
+        line = f"{self.name}: " + (f"{describe(last, zone)} ({last.channel})" if last else "nothing posted yet")
         return ChannelHealth((line,), tuple(failures))
+
+
+    def _latest_started(self, run: Run, grace: datetime.timedelta) -> datetime.date | None:
+        """The latest day whose first post was due more than ``grace`` ago (within the last two days)."""
+        today = run.now.astimezone(run.settings.zone).date()
+        for day in (today, today - datetime.timedelta(days=1)):
+            if first_time(run.settings, self.section, day) + grace <= run.now:
+                return day
+        return None
 
 
 def _finished(record: Record | None) -> bool:
