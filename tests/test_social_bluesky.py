@@ -140,3 +140,23 @@ def test_preview_counts_graphemes_against_300(tmp_path: Path) -> None:
     run = make_run(config, at(DAY, 7))
     text = preview(config, day_selection(run.load([DAY]).index, DAY, config), "bluesky")
     assert "/300)" in text and LINK in text
+
+
+def test_expired_session_is_renewed_once(pds: FakePDS, tmp_path: Path) -> None:
+    """An access token that expires mid-run (400 ExpiredToken) is renewed with a new session, and the post
+    goes out once."""
+    config = settings(tmp_path, bluesky=section(pds))
+    chan = channel_for(pds)
+    original = pds.handle
+
+    def expire_first(request):  # type: ignore[no-untyped-def]
+        answer = original(request)
+        if request.path.endswith("createSession") and not pds.expired:
+            pds.expired.add(answer.body["accessJwt"])
+        return answer
+
+    pds.handle = expire_first  # type: ignore[method-assign]
+    report = chan.publish_due(make_run(config, at(DAY, 6, 5)))
+    assert report.ok, report.errors
+    assert len(pds.records) == 1
+    assert sum(r.path.endswith("createSession") for r in pds.requests) == 2

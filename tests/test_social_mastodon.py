@@ -14,6 +14,7 @@ from thisday.channels import mastodon
 from thisday.channels.social import SocialChannel, post_day, preview
 from thisday.config import MastodonSettings
 from thisday.ledger import Ledger, Status
+from thisday.model import Kind
 from thisday.selection import day_selection
 
 DAY = datetime.date(2026, 7, 12)
@@ -252,3 +253,23 @@ def test_status_reports_a_day_left_unposted(server: FakeMastodon, tmp_path: Path
     chan.publish_due(run)
     health = chan.health(run)
     assert health.failures == () and "mastodon:day" in health.lines[0]
+
+
+def test_server_that_times_out_after_taking_the_post_gets_it_once(server: FakeMastodon, tmp_path: Path) -> None:
+    """The server stores the status and then does not answer within the timeout: the retry (same key) gets
+    the stored status back, and the instance holds exactly one post."""
+    server.faults.append(Fault("/api/v1/statuses", hold=True))
+    config = settings(tmp_path, mastodon=section(server, timeout=0.5))
+    report = channel_for(server, timeout=0.5).publish_due(make_run(config, at(DAY, 6, 5)))
+    assert report.ok, report.errors
+    assert server.received.is_set()
+    assert len([r for r in server.requests if r.path == "/api/v1/statuses"]) == 2
+    assert len(server.statuses) == 1
+
+
+def test_preview_applies_the_channel_filters(server: FakeMastodon, tmp_path: Path) -> None:
+    """A channel with kinds = ["birth"] previews only births, as it would post."""
+    config = settings(tmp_path, mastodon=section(server, kinds=(Kind.BIRTH,), mode="entries"))
+    run = make_run(config, at(DAY, 7))
+    text = preview(config, day_selection(run.load([DAY]).index, DAY, config), "mastodon")
+    assert "Thoreau" in text and "Vlasov" not in text

@@ -25,6 +25,8 @@ class FakePDS(FakeServer):
         self.did = "did:plc:fakefakefake"
         self.records: dict[str, dict[str, Any]] = {}
         self.tokens: set[str] = set()
+        self.expired: set[str] = set()
+        """Access tokens that have expired: createRecord answers 400 ExpiredToken."""
 
     def handle(self, request: Request) -> Answer:
         path = request.path
@@ -37,6 +39,8 @@ class FakePDS(FakeServer):
             return Answer(200, {"did": self.did, "handle": self.account, "accessJwt": token, "refreshJwt": "r"})
         if path == "/xrpc/com.atproto.repo.createRecord" and request.method == "POST":
             auth = request.headers.get("authorization", "")
+            if auth.removeprefix("Bearer ") in self.expired:
+                return Answer(400, {"error": "ExpiredToken", "message": "Token has expired"})
             if auth.removeprefix("Bearer ") not in self.tokens:
                 return Answer(401, {"error": "AuthMissing", "message": "Authentication Required"})
             data = request.json()
