@@ -273,3 +273,19 @@ def test_preview_applies_the_channel_filters(server: FakeMastodon, tmp_path: Pat
     run = make_run(config, at(DAY, 7))
     text = preview(config, day_selection(run.load([DAY]).index, DAY, config), "mastodon")
     assert "Thoreau" in text and "Vlasov" not in text
+
+
+def test_uncertain_post_older_than_the_key_window_is_not_retried(server: FakeMastodon, tmp_path: Path) -> None:
+    """Mastodon forgets an Idempotency-Key after an hour: a post left uncertain two hours ago is not resent by
+    the schedule (it could appear twice); the run says how to post it by hand, and thisday post does so."""
+    server.faults.append(Fault("/api/v1/statuses", drop=True))
+    config = settings(tmp_path, mastodon=section(server, retries=0))
+    chan = channel_for(server, retries=0)
+    first = make_run(config, at(DAY, 6, 5))
+    chan.publish_due(first)
+    late = make_run(config, at(DAY, 8, 30), first.ledger)
+    report = chan.publish_due(late)
+    assert len(server.statuses) == 1 and len([r for r in server.requests if r.path == "/api/v1/statuses"]) == 1
+    assert "thisday post 2026-07-12 --channel mastodon" in report.errors[0]
+    assert post_day(late, DAY, "mastodon", dry_run=False).ok
+    assert first.ledger.get(DAY, "mastodon:day").status is Status.DONE  # type: ignore[union-attr]

@@ -10,6 +10,7 @@ Retry-After and status-code handling stay in one place for every channel.
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -32,6 +33,8 @@ from .text import mastodon_counter
 
 DEFAULT_LIMIT = 500
 DEFAULT_URL_WEIGHT = 23
+IDEMPOTENCY_WINDOW = datetime.timedelta(minutes=55)
+"""Mastodon keeps an Idempotency-Key for an hour; a scheduled retry comes within this margin or not at all."""
 
 
 class MastodonBackend:
@@ -108,6 +111,7 @@ def channel(section: MastodonSettings, sleep: Callable[[float], None] = time.sle
         offline_count=mastodon_counter(DEFAULT_URL_WEIGHT),
         offline_limit=section.max_characters or DEFAULT_LIMIT,
         idempotent=True,
+        retry_window=IDEMPOTENCY_WINDOW,
         mode=section.mode,
         thread=section.thread,
     )

@@ -28,7 +28,7 @@ from ..config import BlueskySettings, MastodonSettings, Settings, WebhookSetting
 from ..dates import format_years_ago
 from ..errors import ConfigError, PublishError
 from ..ledger import Record, Status
-from ..markup import plain_text
+from ..markup import plain_text, slugify
 from ..model import DaySelection, Occurrence
 from ..schedule import DailyTime
 from ..selection import day_selection, describe_day
@@ -286,6 +286,9 @@ class SocialChannel:
     idempotent: bool = True
     """True when a retry can never make a second post: an uncertain row is then retried."""
     per_post_rows: bool = True
+    retry_window: datetime.timedelta | None = None
+    """How long the server recognises a repeated post (Mastodon keeps Idempotency-Keys an hour). A post left
+    uncertain longer ago than this is not retried by a scheduled run: it could appear twice. None: no limit."""
     mode: str = "day"
     thread: bool = False
 
@@ -404,6 +407,15 @@ class SocialChannel:
                 continue
             if scheduled and when > run.now:
                 break
+            if scheduled and self._too_late_to_retry(run, record):
+                assert record is not None
+                report.error(
+                    day,
+                    f"{row} was interrupted while sending at {record.claimed_at.astimezone(run.settings.zone):%Y-%m-%d %H:%M %Z}, "
+                    f"longer ago than the server recognises a repeat: check the account, and if the post is missing "
+                    f"post it with thisday post {day.isoformat()} --channel {self.name}",
+                )
+                break
             skip = self._skip_reason(run, day, when, latest) if scheduled else None
             with run.ledger.hold(day, row, run.stamp, retry_uncertain=self.idempotent) as held:
                 if held is None:
@@ -444,6 +456,13 @@ class SocialChannel:
         if settled == len(drafts) and self.per_post_rows:
             self._settle_day(run, day, f"{len(drafts)} post(s) settled", report)
         return False
+
+    def _too_late_to_retry(self, run: Run, record: Record | None) -> bool:
+        if self.retry_window is None or record is None:
+            return False
+        if record.status not in (Status.SENDING, Status.UNCERTAIN):
+            return False
+        return run.stamp() - record.claimed_at > self.retry_window
 
     def _skip_reason(
         self, run: Run, day: datetime.date, when: datetime.datetime, latest: datetime.date
@@ -490,6 +509,11 @@ class SocialChannel:
         for record in records:
             if record.status in (Status.FAILED, Status.UNCERTAIN):
                 failures.append(f"{record.channel} {record.day.isoformat()} {record.status.value}: {record.detail}")
+            elif record.status in (Status.CLAIMED, Status.SENDING) and run.now - record.claimed_at > HEALTH_GRACE:
+                failures.append(
+                    f"{record.channel} {record.day.isoformat()} left {record.status.value} since "
+                    f"{record.claimed_at.astimezone(zone):%Y-%m-%d %H:%M %Z} (interrupted?)"
+                )
         due_day = self._latest_started(run, HEALTH_GRACE)
         if due_day is not None and not any(r.day == due_day for r in records):
             failures.append(f"{self.name}: nothing posted for {due_day.isoformat()} although its first post was due")
@@ -553,10 +577,22 @@ def find_channel(settings: Settings, name: str, sleep: Callable[[float], None] =
     )
 
 
+def narrow(selection: DaySelection, section: Section) -> DaySelection:
+    """``selection`` kept to the channel's ``kinds`` and ``tags`` (as :func:`thisday.selection.select` filters)."""
+    tags = {slugify(t, limit=40) for t in section.tags}
+    kept = tuple(
+        o
+        for o in selection.occurrences
+        if (not section.kinds or o.entry.kind in section.kinds) and (not tags or tags.intersection(o.entry.tags))
+    )
+    return dataclasses.replace(selection, occurrences=kept)
+
+
 def preview(settings: Settings, selection: DaySelection, channel_name: str) -> str:
     """``thisday preview DATE --format mastodon|bluesky|webhook:NAME``: the day's posts as they would go out.
 
-    A channel that is not configured is previewed with default settings (Mastodon's default 500 characters).
+    ``selection`` is the day's whole selection; the channel's ``kinds`` and ``tags`` are applied here. A channel
+    that is not configured is previewed with default settings (Mastodon's default 500 characters).
     """
     try:
         found = find_channel(settings, channel_name)
@@ -569,7 +605,7 @@ def preview(settings: Settings, selection: DaySelection, channel_name: str) -> s
             found = bluesky.channel(BlueskySettings(handle="preview.invalid"), time.sleep)
         else:
             raise
-    return found.preview(settings, selection)
+    return found.preview(settings, narrow(selection, found.section))
 
 
 def post_day(run: Run, day: datetime.date, channel_name: str, dry_run: bool) -> ChannelReport:
