@@ -13,9 +13,10 @@ from fakes.base import Fault
 from fakes.runs import at, make_run, settings, write_entries
 from fakes.webhooks import FakeReceivers
 from thisday.channels import webhook
-from thisday.channels.social import SocialChannel, enabled_channels
+from thisday.channels.social import SocialChannel, enabled_channels, post_day, preview
 from thisday.config import WebhookSettings
 from thisday.ledger import Status
+from thisday.selection import day_selection
 
 DAY = datetime.date(2026, 7, 12)
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -172,3 +173,35 @@ def test_uncertain_discord_delivery_is_not_resent(receivers: FakeReceivers, tmp_
     chan.publish_due(make_run(config, at(DAY, 6, 30), run.ledger))
     assert len(receivers.requests) == 1
     assert any("uncertain" in f for f in chan.health(make_run(config, at(DAY, 7), run.ledger)).failures)
+
+
+def test_webhook_preview_and_post_by_name(receivers: FakeReceivers, tmp_path: Path) -> None:
+    """A webhook is previewed as the exact payload and posted by hand by its name (or webhook:NAME), once."""
+    section = hook(receivers, "slack")
+    config = settings(tmp_path, webhooks=(section,))
+    run = make_run(config, at(DAY, 1))
+    shown = preview(config, day_selection(run.load([DAY]).index, DAY, config), "webhook:slack")
+    assert '"type": "header"' in shown and receivers.requests == []
+    assert post_day(run, DAY, "slack", dry_run=False).ok
+    assert post_day(run, DAY, "webhook:slack", dry_run=False).ok
+    assert len(receivers.slack) == 1
+
+
+def test_a_refused_channel_does_not_stop_the_others(receivers: FakeReceivers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a Mastodon token that is refused, the configured channels run one after another as the runner runs
+    them: Mastodon reports its 401, the webhook still delivers the day."""
+    from fakes.mastodon import FakeMastodon
+    from thisday.config import MastodonSettings
+
+    monkeypatch.setenv("THISDAY_MASTODON_TOKEN", "revoked")
+    with FakeMastodon() as instance:
+        config = settings(
+            tmp_path,
+            mastodon=MastodonSettings(instance=instance.url, retry_delay=0.0),
+            webhooks=(hook(receivers),),
+        )
+        run = make_run(config, at(DAY, 6, 5))
+        reports = [chan.publish_due(run) for chan in enabled_channels(config)]
+    assert [r.channel for r in reports] == ["mastodon", "webhook:json"]
+    assert "401" in reports[0].errors[0] and reports[1].ok
+    assert len(receivers.seen) == 1
