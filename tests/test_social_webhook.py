@@ -162,10 +162,10 @@ def test_uncertain_json_delivery_is_resent_with_the_same_id_next_run(receivers: 
 
 
 def test_uncertain_discord_delivery_is_not_resent(receivers: FakeReceivers, tmp_path: Path) -> None:
-    """Discord cannot drop a repeat: after a lost answer the row stays uncertain (shown by status) and the next
-    run does not post the day a second time."""
+    """Discord cannot drop a repeat: after a lost answer there is no retry, neither in the run (retries are
+    for 5xx) nor in the next one; the row stays uncertain and status shows it."""
     receivers.faults.append(Fault("/discord", drop=True))
-    section = hook(receivers, "discord", retries=0)
+    section = hook(receivers, "discord")
     config = settings(tmp_path, webhooks=(section,))
     run = make_run(config, at(DAY, 6, 5))
     chan = channel_for(section)

@@ -134,10 +134,11 @@ def plan_texts(
         )
         return drafts
     for index, occ in enumerate(occurrences):
+        key = occ.entry.id if len(occ.entry.id) <= 200 else hashlib.sha256(occ.entry.id.encode()).hexdigest()
         link = entry_link(settings, occ, on)
         text = _compose(occ, f"\n\n{link}", limit, count)
         drafts.append(
-            Draft(on, index, occ.entry.id, text, link, occ.entry.title, _card(occ), selection, (occ,))
+            Draft(on, index, key, text, link, occ.entry.title, _card(occ), selection, (occ,))
         )
     return drafts
 
@@ -213,12 +214,15 @@ def retrying(
     section: Section,
     sleep: Callable[[float], None],
     what: str,
+    *,
+    retry_unknown: bool = True,
 ) -> httpx.Response:
     """``send`` until it is answered with something other than a 5xx or 429 (at most ``retries`` retries).
 
     429 waits the server's Retry-After (at most ``max_retry_after``: a longer wait is a :class:`Transient`
     failure left for the next run); a 5xx or a timeout waits ``retry_delay``, doubled each time. A timeout
-    or a dropped connection on the last try is :class:`Unknown` (the server may have the post).
+    or a dropped connection on the last try is :class:`Unknown` (the server may have the post); without
+    ``retry_unknown`` (a receiver that cannot recognise a repeat) it is :class:`Unknown` at once, never resent.
     """
     delay = section.retry_delay
     for attempt in range(section.retries + 1):
@@ -226,7 +230,7 @@ def retrying(
         try:
             response = send()
         except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            if last:
+            if last or not retry_unknown:
                 raise Unknown(f"{what}: no answer ({type(exc).__name__}); it may have gone out") from None
             sleep(delay)
             delay *= 2

@@ -203,7 +203,7 @@ class WebhookBackend:
                 headers["webhook-signature"] = sign(self.secret, message_id, timestamp, body)
             return self.client.post(self.hook.url, content=body, headers=headers)
 
-        response = retrying(send, self.hook, self.sleep, what)
+        response = retrying(send, self.hook, self.sleep, what, retry_unknown=self.hook.format == "json")
         if response.status_code >= 400:
             text = " ".join(response.text.split())[:200]
             raise Refused(f"{what}: refused ({response.status_code}): {text or response.reason_phrase}")
