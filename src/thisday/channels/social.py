@@ -26,7 +26,7 @@ import httpx
 
 from ..config import BlueskySettings, MastodonSettings, Settings, WebhookSettings, parse_window
 from ..dates import format_years_ago
-from ..errors import ConfigError, PublishError
+from ..errors import ConfigError, PublishError, ThisdayError
 from ..ledger import Record, Status
 from ..markup import plain_text, slugify
 from ..model import DaySelection, Occurrence
@@ -378,7 +378,7 @@ class SocialChannel:
                 stop = self._publish_day(run, backend, drafts, due, latest, scheduled, report)
                 if stop:
                     break
-        except (SocialError, ConfigError) as exc:  # the credentials or the server's limits: stop this channel
+        except ThisdayError as exc:  # the credentials, the server, the entries: stop this channel, not the run
             report.error(days[-1], exc)
         finally:
             backend.close()
@@ -451,6 +451,8 @@ class SocialChannel:
                     report.error(day, exc)
                     return True
                 held.done(f"posted {posted.url} ref={posted.ref}")
+                if run.hooks.after_message is not None:
+                    run.hooks.after_message(posted)
                 thread.append(posted)
                 settled += 1
                 report.lines.append(f"{day.isoformat()} {row}: posted {posted.url}")
