@@ -289,3 +289,15 @@ def test_uncertain_post_older_than_the_key_window_is_not_retried(server: FakeMas
     assert "thisday post 2026-07-12 --channel mastodon" in report.errors[0]
     assert post_day(late, DAY, "mastodon", dry_run=False).ok
     assert first.ledger.get(DAY, "mastodon:day").status is Status.DONE  # type: ignore[union-attr]
+
+
+def test_instance_that_does_not_say_gets_500(server: FakeMastodon, tmp_path: Path) -> None:
+    """When /api/v2/instance does not answer with a limit (404 on an old server), posts are kept within
+    Mastodon's default of 500 characters, which the server enforces."""
+    server.faults.append(Fault("/api/v2/instance", status=404, body={"error": "Not found"}))
+    body = " ".join(f"Sentence {n} tells a little more of the story." for n in range(40))
+    entries = write_entries(tmp_path / "entries", [{"title": "A long story", "date": "1950-07-12", "body": body}])
+    config = settings(tmp_path, entries=entries, mastodon=section(server))
+    report = channel_for(server).publish_due(make_run(config, at(DAY, 6, 5)))
+    assert report.ok, report.errors
+    assert 400 < server.length(server.statuses[0]["content"]) <= 500
