@@ -21,20 +21,9 @@ import httpx
 
 from ..config import BlueskySettings, Settings
 from . import Run
-from .social import (
-    AuthFailed,
-    Draft,
-    Posted,
-    Refused,
-    SocialChannel,
-    SocialError,
-    Transient,
-    Unknown,
-    classify,
-    retrying,
-    secret,
-)
-from .text import URL_RE, graphemes
+from .social import SocialChannel
+from .text import URL_RE, Draft, Posted, graphemes
+from .transport import AuthFailed, Refused, SocialError, Transient, Unknown, classify, retrying, secret
 
 LIMIT = 300
 COLLECTION = "app.bsky.feed.post"

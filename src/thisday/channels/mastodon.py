@@ -19,17 +19,9 @@ import httpx
 
 from ..config import MastodonSettings, Settings
 from . import Run
-from .social import (
-    Draft,
-    Posted,
-    SocialChannel,
-    Transient,
-    classify,
-    idempotency_key,
-    retrying,
-    secret,
-)
-from .text import mastodon_counter
+from .social import SocialChannel
+from .text import Draft, Posted, mastodon_counter
+from .transport import Transient, classify, idempotency_key, retrying, secret
 
 DEFAULT_LIMIT = 500
 DEFAULT_URL_WEIGHT = 23

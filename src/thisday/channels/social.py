@@ -1,40 +1,34 @@
 """What social channels share: the posts of a day, when each is due, catch-up, threads, and the ledger rows.
 
-A day's posts are planned from its selection (``mode = "day"``: one post with the lead story and "and N more";
+A day's posts are written from its selection by :func:`.text.plan_texts` (``mode = "day"``: one post with the lead story and "and N more";
 ``mode = "entries"``: one post per entry) and scheduled at ``times``, spread over a ``window``, or at the daily
 publish time. Every post is its own ledger row, ``<channel>:<post key>`` (``day`` in day mode, the entry id in
 entries mode); the day row ``<channel>`` is marked done once every post of the day is settled. A backend
 (:mod:`.mastodon`, :mod:`.bluesky`, :mod:`.webhook`) only knows how to send one post; it raises
-:class:`AuthFailed`, :class:`Refused`, :class:`Unknown` or :class:`Transient` and this module records the
-outcome. Times come from ``run.now`` and ``run.stamp()``: nothing here reads the clock.
+:class:`AuthFailed`, :class:`Refused`, :class:`Unknown` or :class:`Transient` (:mod:`.transport`) and this
+module records the outcome. Times come from ``run.now`` and ``run.stamp()``: nothing here reads the clock.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import logging
-import os
 import time
-import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
-
-from ..config import BlueskySettings, MastodonSettings, Settings, WebhookSettings, parse_window
-from ..dates import format_years_ago
+from ..config import BlueskySettings, MastodonSettings, Settings, parse_window
 from ..errors import ConfigError, PublishError, ThisdayError
 from ..ledger import Record, Status
-from ..markup import plain_text, slugify
-from ..model import DaySelection, Occurrence
+from ..markup import slugify
+from ..model import DaySelection
 from ..schedule import DailyTime
-from ..selection import day_selection, describe_day
-from ..site import day_url
+from ..selection import day_selection
 from . import Channel, ChannelHealth, ChannelReport, Run, describe
-from .text import Counter, compose
+from .text import Counter, Draft, Posted, plan_texts
+from .transport import AuthFailed, Refused, Section, SocialError, Unknown
 
 log = logging.getLogger("thisday")
 
@@ -44,117 +38,6 @@ CATCH_UP_GRACE = datetime.timedelta(hours=1)
 HEALTH_GRACE = datetime.timedelta(minutes=15)
 """``thisday status`` reports a day with no post this long after its first post was due."""
 
-Section = MastodonSettings | BlueskySettings | WebhookSettings
-
-
-# ---------------------------------------------------------------------------------------------
-# Outcomes a backend reports
-
-
-class SocialError(PublishError):
-    """A post did not (knowingly) go out."""
-
-
-class AuthFailed(SocialError):
-    """The server refused the credentials (401, an expired token): the channel stops until they are fixed."""
-
-
-class Refused(SocialError):
-    """The server refused this post for good (a 4xx other than 401/429): it is not tried again."""
-
-
-class Transient(SocialError):
-    """The post did not go out for a reason that may pass (5xx, rate limit, network): the next run retries."""
-
-
-class Unknown(SocialError):
-    """The server may have received the post but its answer was lost (a timeout, a dropped connection)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Posts
-
-
-@dataclass(frozen=True)
-class Draft:
-    """One post of a day, before it is sent."""
-
-    day: datetime.date
-    index: int
-    key: str
-    """Stable for (day, post): ``day`` in day mode, the entry id in entries mode."""
-    text: str
-    link: str
-    """The day page (or the entry's place on it) that the post links to."""
-    title: str
-    description: str
-    selection: DaySelection
-    occurrences: tuple[Occurrence, ...]
-    due: datetime.datetime | None = None
-    """When the post is scheduled (set once the day's posts are timed); Bluesky derives its record key from it."""
-
-
-@dataclass(frozen=True)
-class Posted:
-    url: str
-    ref: str
-    """What a later post in the thread needs to reply to this one (a status id, an AT URI and CID)."""
-
-
-def idempotency_key(day: datetime.date, row: str) -> str:
-    """A key stable for one post across every retry: sha256 of the day and the post's ledger row."""
-    return hashlib.sha256(f"{day.isoformat()}|{row}".encode()).hexdigest()
-
-
-def _plain_body(occ: Occurrence) -> str:
-    return " ".join(plain_text(occ.entry.body).split()) if occ.entry.body else ""
-
-
-def entry_link(settings: Settings, occ: Occurrence, on: datetime.date) -> str:
-    return day_url(settings, on, urllib.parse.quote(occ.entry.id, safe="-_.~"))
-
-
-def plan_texts(
-    settings: Settings, selection: DaySelection, mode: str, limit: int, count: Counter
-) -> list[Draft]:
-    """The day's posts, each within ``limit`` as ``count`` measures it; none for a day without entries."""
-    occurrences = selection.occurrences
-    if not occurrences:
-        return []
-    on = selection.on
-    drafts: list[Draft] = []
-    if mode == "day":
-        lead = selection.lead or occurrences[0]
-        more = len(occurrences) - 1 + selection.left_out
-        link = day_url(settings, on)
-        tail = f"\n\nAnd {more} more on this day: {link}" if more else f"\n\n{link}"
-        text = _compose(lead, tail, limit, count)
-        drafts.append(
-            Draft(on, 0, "day", text, link, f"On this day: {describe_day(on)}", _card(lead), selection, occurrences)
-        )
-        return drafts
-    for index, occ in enumerate(occurrences):
-        key = occ.entry.id if len(occ.entry.id) <= 200 else hashlib.sha256(occ.entry.id.encode()).hexdigest()
-        link = entry_link(settings, occ, on)
-        text = _compose(occ, f"\n\n{link}", limit, count)
-        drafts.append(
-            Draft(on, index, key, text, link, occ.entry.title, _card(occ), selection, (occ,))
-        )
-    return drafts
-
-
-def _compose(occ: Occurrence, tail: str, limit: int, count: Counter) -> str:
-    ago = format_years_ago(occ.years_ago)
-    head = f"{occ.date_display}{f' ({ago})' if ago else ''}: "
-    try:
-        return compose(head, occ.entry.title, _plain_body(occ), tail, limit, count)
-    except ValueError as exc:
-        raise PublishError(f"{occ.entry.location}: {exc}: raise the limit or shorten the site's base URL") from None
-
-
-def _card(occ: Occurrence) -> str:
-    body = _plain_body(occ)
-    return f"{occ.date_display}: {occ.entry.title}" + (f". {body[:200]}" if body else "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,83 +82,6 @@ class Backend(Protocol):
     def post(self, draft: Draft, row: str, thread: Sequence[Posted], run: Run) -> Posted: ...
 
     def close(self) -> None: ...
-
-
-def secret(env: str, what: str, channel: str) -> str:
-    """The secret in the environment variable ``env``; a ConfigError saying what to set when it is missing."""
-    value = os.environ.get(env, "").strip()
-    if not value:
-        raise ConfigError(f"{channel}: the environment variable {env} holding the {what} is not set: export it")
-    return value
-
-
-def retrying(
-    send: Callable[[], httpx.Response],
-    section: Section,
-    sleep: Callable[[float], None],
-    what: str,
-    *,
-    retry_unknown: bool = True,
-) -> httpx.Response:
-    """``send`` until it is answered with something other than a 5xx or 429 (at most ``retries`` retries).
-
-    429 waits the server's Retry-After (at most ``max_retry_after``: a longer wait is a :class:`Transient`
-    failure left for the next run); a 5xx or a timeout waits ``retry_delay``, doubled each time. A timeout
-    or a dropped connection on the last try is :class:`Unknown` (the server may have the post); without
-    ``retry_unknown`` (a receiver that cannot recognise a repeat) it is :class:`Unknown` at once, never resent.
-    """
-    delay = section.retry_delay
-    for attempt in range(section.retries + 1):
-        last = attempt == section.retries
-        try:
-            response = send()
-        except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            if last or not retry_unknown:
-                raise Unknown(f"{what}: no answer ({type(exc).__name__}); it may have gone out") from None
-            sleep(delay)
-            delay *= 2
-            continue
-        except httpx.HTTPError as exc:  # could not connect: nothing was sent
-            if last:
-                raise Transient(f"{what}: cannot reach the server ({exc})") from None
-            sleep(delay)
-            delay *= 2
-            continue
-        if response.status_code == 429:
-            wait = _retry_after(response, delay)
-            if last or wait > section.max_retry_after:
-                raise Transient(f"{what}: rate limited (429), the server asks to wait {wait:.0f} s; the next run retries")
-            sleep(wait)
-            continue
-        if response.status_code >= 500:
-            if last:
-                raise Transient(f"{what}: server error {response.status_code}: {_excerpt(response)}")
-            sleep(delay)
-            delay *= 2
-            continue
-        return response
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _retry_after(response: httpx.Response, default: float) -> float:
-    value = response.headers.get("retry-after", "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return default
-
-
-def _excerpt(response: httpx.Response) -> str:
-    text = " ".join(response.text.split())
-    return text[:200] if text else response.reason_phrase
-
-
-def classify(response: httpx.Response, what: str, auth_hint: str) -> None:
-    """Raise for a 4xx answer: 401/403 :class:`AuthFailed` (with ``auth_hint``), others :class:`Refused`."""
-    if response.status_code in (401, 403):
-        raise AuthFailed(f"{what}: {response.status_code} {_excerpt(response)}: {auth_hint}")
-    if 400 <= response.status_code < 500:
-        raise Refused(f"{what}: refused ({response.status_code}): {_excerpt(response)}")
 
 
 @dataclass

@@ -1,15 +1,25 @@
-"""Post text for social channels: counting against a network's limit, and shortening that never cuts a word,
-a date or a link. Pure functions: no I/O, no clock.
+"""What a social post says: counting against a network's limit, shortening that never cuts a word, a date or a
+link, and the day's posts (:func:`plan_texts`). Pure functions: no I/O, no clock.
 """
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import re
+import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import regex
 
-from ..dates import MONTHS
+from ..config import Settings
+from ..dates import MONTHS, format_years_ago
+from ..errors import PublishError
+from ..markup import plain_text
+from ..model import DaySelection, Occurrence
+from ..selection import describe_day
+from ..site import day_url
 
 Counter = Callable[[str], int]
 """How a network counts a text against its limit."""
@@ -101,3 +111,84 @@ def compose(head: str, title: str, body: str, tail: str, limit: int, count: Coun
     if short_title is None:
         raise ValueError(f"the date and the link alone are longer than the limit of {limit} characters")
     return assemble(short_title, "")
+
+
+# ---------------------------------------------------------------------------------------------
+# The day's posts
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One post of a day, before it is sent."""
+
+    day: datetime.date
+    index: int
+    key: str
+    """Stable for (day, post): ``day`` in day mode, the entry id in entries mode."""
+    text: str
+    link: str
+    """The day page (or the entry's place on it) that the post links to."""
+    title: str
+    description: str
+    selection: DaySelection
+    occurrences: tuple[Occurrence, ...]
+    due: datetime.datetime | None = None
+    """When the post is scheduled (set once the day's posts are timed); Bluesky derives its record key from it."""
+
+
+@dataclass(frozen=True)
+class Posted:
+    url: str
+    ref: str
+    """What a later post in the thread needs to reply to this one (a status id, an AT URI and CID)."""
+
+
+def plain_body(occ: Occurrence) -> str:
+    return " ".join(plain_text(occ.entry.body).split()) if occ.entry.body else ""
+
+
+def entry_link(settings: Settings, occ: Occurrence, on: datetime.date) -> str:
+    return day_url(settings, on, urllib.parse.quote(occ.entry.id, safe="-_.~"))
+
+
+def plan_texts(
+    settings: Settings, selection: DaySelection, mode: str, limit: int, count: Counter
+) -> list[Draft]:
+    """The day's posts, each within ``limit`` as ``count`` measures it; none for a day without entries."""
+    occurrences = selection.occurrences
+    if not occurrences:
+        return []
+    on = selection.on
+    drafts: list[Draft] = []
+    if mode == "day":
+        lead = selection.lead or occurrences[0]
+        more = len(occurrences) - 1 + selection.left_out
+        link = day_url(settings, on)
+        tail = f"\n\nAnd {more} more on this day: {link}" if more else f"\n\n{link}"
+        text = _compose(lead, tail, limit, count)
+        drafts.append(
+            Draft(on, 0, "day", text, link, f"On this day: {describe_day(on)}", _card(lead), selection, occurrences)
+        )
+        return drafts
+    for index, occ in enumerate(occurrences):
+        key = occ.entry.id if len(occ.entry.id) <= 200 else hashlib.sha256(occ.entry.id.encode()).hexdigest()
+        link = entry_link(settings, occ, on)
+        text = _compose(occ, f"\n\n{link}", limit, count)
+        drafts.append(
+            Draft(on, index, key, text, link, occ.entry.title, _card(occ), selection, (occ,))
+        )
+    return drafts
+
+
+def _compose(occ: Occurrence, tail: str, limit: int, count: Counter) -> str:
+    ago = format_years_ago(occ.years_ago)
+    head = f"{occ.date_display}{f' ({ago})' if ago else ''}: "
+    try:
+        return compose(head, occ.entry.title, plain_body(occ), tail, limit, count)
+    except ValueError as exc:
+        raise PublishError(f"{occ.entry.location}: {exc}: raise the limit or shorten the site's base URL") from None
+
+
+def _card(occ: Occurrence) -> str:
+    body = plain_body(occ)
+    return f"{occ.date_display}: {occ.entry.title}" + (f". {body[:200]}" if body else "")

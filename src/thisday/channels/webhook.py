@@ -31,18 +31,9 @@ from ..selection import describe_day
 from ..site import day_url
 from ..terminal import selection_json
 from . import Run
-from .social import (
-    Draft,
-    Posted,
-    Refused,
-    SocialChannel,
-    _plain_body,
-    entry_link,
-    idempotency_key,
-    retrying,
-    secret,
-)
-from .text import Counter, graphemes, shorten
+from .social import SocialChannel, first_time
+from .text import Counter, Draft, Posted, entry_link, graphemes, plain_body, shorten
+from .transport import Refused, idempotency_key, retrying, secret
 
 DISCORD = {"content": 2000, "embeds": 10, "title": 256, "description": 4096, "fields": 25, "name": 256, "value": 1024, "total": 6000}
 """Discord's documented message limits (characters)."""
@@ -86,7 +77,7 @@ def discord_payload(settings: Settings, selection: DaySelection) -> dict[str, An
         {
             "title": _fit(_headline(lead), DISCORD["title"]),
             "url": entry_link(settings, lead, on),
-            "description": _fit(_plain_body(lead), 1500),
+            "description": _fit(plain_body(lead), 1500),
         }
     ]
     others = [o for o in occurrences if o is not lead]
@@ -135,7 +126,7 @@ def slack_payload(settings: Settings, selection: DaySelection) -> dict[str, Any]
     header = _fit(f"On this day: {describe_day(on)}", SLACK["header"], len)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": header}},
-        section(lead, _plain_body(lead)),
+        section(lead, plain_body(lead)),
     ]
     others = [o for o in occurrences if o is not lead]
     room = SLACK["blocks"] - len(blocks) - 2  # a divider before the others, the context line at the end
@@ -238,8 +229,6 @@ class WebhookChannel(SocialChannel):
 
 
 def post_time(settings: Settings, hook: WebhookSettings, on: datetime.date) -> datetime.datetime:
-    from .social import first_time
-
     return first_time(settings, hook, on)
 
 
