@@ -130,11 +130,11 @@ SITE_FORMATS = ("atom", "rss", "html")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "email", *SITE_FORMATS]),
     default="text",
     show_default=True,
     help="text for people, json for scripts, email for the digest message as it would be sent; "
-    "atom, rss or html for the feed file or day page that `thisday build` would write.",
+    "atom, rss or html for the feed file or day page that `thisday build` would write; mastodon, bluesky or "
+    "webhook:NAME for the posts a social channel would make.",
 )
 @click.option(
     "--kind", "kinds", multiple=True, type=KIND_CHOICE, help="Only entries of this kind (repeatable)."
@@ -160,6 +160,9 @@ def preview(
 
     DATE is 2026-07-12, 07-12 (this year), 'July 12', '12 July', today, tomorrow or yesterday.
     """
+    known = ("text", "json", "email", "mastodon", "bluesky", *SITE_FORMATS)
+    if fmt not in known and not fmt.startswith("webhook:"):
+        raise click.BadParameter(f"{fmt!r} is not one of {', '.join(known)}, webhook:NAME", param_hint="--format")
     on = app.parse_date(date)
     if fmt in SITE_FORMATS:
         if kinds or tags:
@@ -169,7 +172,12 @@ def preview(
         click.echo(site_preview(app, on, fmt, feed_name), nl=False)
         return
     selection = app.select(on, kinds=[Kind(k) for k in kinds] or None, tags=tags or None)
-    if fmt == "json":
+    if fmt in ("mastodon", "bluesky") or fmt.startswith("webhook:"):
+        from .channels import social
+
+        shown = social.preview(app.settings, selection, fmt)
+        click.echo(shown, nl=not shown.endswith("\n"))
+    elif fmt == "json":
         click.echo(json.dumps(terminal.day_json(Views(app.settings).day(selection)), ensure_ascii=False, indent=2))
     elif fmt == "email":
         from .channels.digest import render
@@ -595,6 +603,39 @@ def status(app: AppContext) -> None:
     for line in report.lines:
         click.echo(line)
     if not report.healthy:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("date", required=False)
+@click.option("--channel", "channel_name", required=True, metavar="NAME",
+              help="mastodon, bluesky or webhook:NAME (as configured in thisday.toml).")
+@click.option("--dry-run", is_flag=True, help="Show the posts without posting or recording anything.")
+@pass_app
+@handle_errors
+def post(app: AppContext, date: str | None, channel_name: str, dry_run: bool) -> None:
+    """Post DATE's posts (default today) on one social channel by hand, through the ledger.
+
+    A post the ledger shows as made is never made again; the channel's times and catch-up policy do not apply.
+    Exits 1 when a post failed.
+    """
+    from .channels import Loaded, Run, social
+    from .ledger import Ledger
+
+    on = app.parse_date(date)
+
+    def load(days: Iterable[datetime.date]) -> Loaded:
+        result = app.load_days(list(days))
+        warn_problems(result)
+        return Loaded(result.index, result.problems)
+
+    with Ledger.from_settings(app.settings) as ledger:
+        report = social.post_day(Run(app.settings, ledger, app.now(), load), on, channel_name, dry_run)
+    for line in report.lines:
+        click.echo(line)
+    for error in report.errors:
+        click.echo(f"thisday: error: {error}", err=True)
+    if report.errors:
         sys.exit(1)
 
 

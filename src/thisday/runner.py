@@ -30,8 +30,11 @@ log = logging.getLogger("thisday")
 
 
 def enabled_channels(settings: Settings) -> list[Channel]:
-    """The channels this configuration publishes to, in publishing order."""
-    return [FeedsChannel(), DigestChannel()]
+    """The channels this configuration publishes to, in publishing order: the site and feeds first (the
+    other channels link to the day's page), then the digest, then social posts and webhooks."""
+    from .channels import social
+
+    return [FeedsChannel(), DigestChannel(), *social.enabled_channels(settings)]
 
 
 def publish_time(
