@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from thisday.dates import parse_historic_date, parse_rule, parse_target_date
 from thisday.errors import ThisdayError
+from thisday.indexcache import load_days
 from thisday.model import Calendar, Feb29Policy
-from thisday.store import load_days
 
 FUZZ = settings(deadline=1000, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 HEAVY = settings(deadline=1000, max_examples=600, suppress_health_check=[HealthCheck.too_slow])

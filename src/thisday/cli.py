@@ -24,10 +24,9 @@ from . import terminal
 from .config import DEFAULT_CONFIG_NAME, Settings, load_settings
 from .dates import parse_target_date
 from .errors import PublishError, ThisdayError
-from .message import message_bytes, message_text
+from .indexcache import Loaded, load
 from .model import DaySelection, Kind
 from .selection import day_selection
-from .store import Loaded, load_days
 from .views import Views
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,9 +40,7 @@ class AppContext:
 
     def load_days(self, days: Iterable[datetime.date] | None, *, check: bool = False) -> Loaded:
         """What ``days`` need (None: everything), through the on-disk index (``check``: validate every entry)."""
-        return load_days(
-            self.settings.entries, self.settings.state_dir, days, self.settings.selection.feb29, check=check
-        )
+        return load(self.settings, days, check=check)
 
     def select(
         self, on: datetime.date, kinds: Collection[Kind] | None = None, tags: Collection[str] | None = None
@@ -63,6 +60,18 @@ class AppContext:
 
     def parse_date(self, text: str | None) -> datetime.date:
         return parse_target_date(text or "today", self.today())
+
+
+def _message_text(message: Any) -> str:
+    from .message import message_text
+
+    return message_text(message)
+
+
+def _message_bytes(message: Any) -> bytes:
+    from .message import message_bytes
+
+    return message_bytes(message)
 
 
 def handle_errors(func: F) -> F:
@@ -182,7 +191,7 @@ def preview(
     elif fmt == "email":
         from .channels.digest import render
 
-        click.echo(message_text(render(selection, app.settings).message(app.now())), nl=False)
+        click.echo(_message_text(render(selection, app.settings).message(app.now())), nl=False)
     else:
         click.echo(terminal.day_text(Views(app.settings).day(selection)), nl=False)
 
@@ -253,8 +262,8 @@ def digest(app: AppContext, date: str | None, output: Path | None, to: str | Non
     selection = app.select(on)
     message = render(selection, app.settings).message(app.now(), to)
     if part == "eml":
-        data = message_bytes(message)
-        text = message_text(message)
+        data = _message_bytes(message)
+        text = _message_text(message)
     else:
         body = message.get_body(("plain",) if part == "text" else ("html",))
         assert body is not None

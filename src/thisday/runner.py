@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import indexcache
 from .channels import Channel, ChannelReport, Hooks, Loaded, Run
 from .channels.digest import DigestChannel, SendReport
 from .channels.feeds import FeedsChannel
@@ -24,7 +25,6 @@ from .errors import ThisdayError
 from .ledger import Ledger
 from .model import Problem
 from .schedule import DailyTime
-from .store import load_days
 
 log = logging.getLogger("thisday")
 
@@ -62,7 +62,7 @@ def loader(settings: Settings, on_problem: Callable[[Problem], None] | None = No
     seen: set[str] = set()
 
     def load(days: Sequence[datetime.date]) -> Loaded:
-        result = load_days(settings.entries, settings.state_dir, sorted(set(days)), settings.selection.feb29)
+        result = indexcache.load(settings, sorted(set(days)))
         for problem in result.problems:
             key = str(problem)
             if key not in seen:

@@ -14,9 +14,9 @@ import pytest
 import hostile
 from thisday.entries import load_tree
 from thisday.index import CalendarIndex
+from thisday.indexcache import IndexStore, load_days
 from thisday.model import Feb29Policy
 from thisday.selection import select
-from thisday.store import IndexStore, load_days
 
 FIXTURES = Path(__file__).parent / "fixtures" / "entries"
 

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import Settings
 from .dates import anniversary_key
 from .entries import (
     load_file,
@@ -514,3 +515,8 @@ def load_days(
             return Loaded(store.calendar(days, policy), tuple(store.problems()), None, None)
         count, files, _ = store.counts()
         return Loaded(store.full(), tuple(store.problems()), count, files)
+
+
+def load(settings: Settings, days: Iterable[datetime.date] | None, *, check: bool = False) -> Loaded:
+    """The one way to load entries: what ``days`` need (None: everything) for ``settings``, through the cache."""
+    return load_days(settings.entries, settings.state_dir, days, settings.selection.feb29, check=check)
