@@ -21,7 +21,7 @@ import httpx
 
 from ..config import BlueskySettings, Settings
 from . import Run
-from .social import SocialChannel
+from .posting import SocialChannel
 from .text import URL_RE, Draft, Posted, graphemes
 from .transport import AuthFailed, Refused, SocialError, Transient, Unknown, classify, retrying, secret
 

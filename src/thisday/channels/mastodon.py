@@ -19,7 +19,7 @@ import httpx
 
 from ..config import MastodonSettings, Settings
 from . import Run
-from .social import SocialChannel
+from .posting import SocialChannel
 from .text import Draft, Posted, mastodon_counter
 from .transport import Transient, classify, idempotency_key, retrying, secret
 

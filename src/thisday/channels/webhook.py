@@ -31,7 +31,7 @@ from ..selection import describe_day
 from ..terminal import day_json
 from ..views import Views, day_url
 from . import Run
-from .social import SocialChannel, first_time
+from .posting import SocialChannel, first_time
 from .text import Counter, Draft, Posted, entry_link, graphemes, plain_body, shorten
 from .transport import Refused, idempotency_key, retrying, secret
 
