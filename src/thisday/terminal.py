@@ -32,6 +32,10 @@ def occurrence_json(occ: Occurrence) -> dict[str, Any]:
         "observe": "julian" if entry.observe_julian else "gregorian",
         "rule": entry.rule,
         "note": occ.note,
+        "status": entry.status.value,
+        "held": occ.held,
+        "disputed": entry.disputed,
+        "publish_after": entry.publish_after.isoformat() if entry.publish_after else None,
         "body": entry.body,
         "file": str(entry.location),
     }
@@ -76,7 +80,8 @@ def selection_text(selection: DaySelection, width: int = 88) -> str:
     for occ in selection.occurrences:
         entry = occ.entry
         marker = "★" if entry.featured else "•"
-        lines.append(f"{marker} {entry.title}")
+        held = f"[{occ.held.upper()}, not published] " if occ.held else ""
+        lines.append(f"{marker} {held}{entry.title}")
         facts = [entry.kind.value, occ.date_display]
         if occ.years_ago is not None:
             ago = format_years_ago(occ.years_ago)
