@@ -447,9 +447,15 @@ def build(app: AppContext, date: str | None, days: int | None, now_text: str | N
     "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port (0: any free port)."
 )
 @click.option("--quiet", is_flag=True, help="No access log.")
+@click.option(
+    "--preview",
+    is_flag=True,
+    help="Add the editor's view at /_editor/ (any day as published, drafts marked, coverage, problems); "
+    "listens on 127.0.0.1 only.",
+)
 @pass_app
 @handle_errors
-def serve(app: AppContext, host: str, port: int, quiet: bool) -> None:
+def serve(app: AppContext, host: str, port: int, quiet: bool, preview: bool = False) -> None:
     """Serve feeds/ over HTTP for feed readers (ETag, Last-Modified, 304, gzip).
 
     Put nginx or another proxy in front of it for the public internet (see the README).
@@ -457,10 +463,19 @@ def serve(app: AppContext, host: str, port: int, quiet: bool) -> None:
     from . import serve as serving  # uvicorn is imported only by this command
 
     feeds_dir = app.settings.feeds_dir
-    asgi_app = serving.create_app(feeds_dir)
+    if preview:
+        if host != "127.0.0.1":
+            raise click.UsageError("--preview shows drafts: it listens on 127.0.0.1 only (leave out --host)")
+        asgi_app = serving.create_preview_app(app.settings)
+    else:
+        asgi_app = serving.create_app(feeds_dir)
     sock = serving.listen(host, port)
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"serving {feeds_dir} on http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C to stop)")
+    url = f"http://{shown}:{sock.getsockname()[1]}/"
+    if preview:
+        click.echo(f"editor's preview on {url}_editor/ (and {feeds_dir} on {url}; Ctrl-C to stop)")
+    else:
+        click.echo(f"serving {feeds_dir} on {url} (Ctrl-C to stop)")
     serving.run(asgi_app, sock, access_log=not quiet)
 
 
