@@ -101,6 +101,7 @@ def plan(index: CalendarIndex, settings: Settings, start: datetime.date, days: i
     rounds: list[PlanItem] = []
     held: list[PlanItem] = []
     empty: list[datetime.date] = []
+    days = max(1, min(days, (datetime.date.max - start).days + 1))  # the calendar ends on 31 December 9999
     window = [start + datetime.timedelta(days=n) for n in range(days)]
     for day in window:
         selection = day_selection(index, day, settings, drafts=True)
@@ -114,7 +115,7 @@ def plan(index: CalendarIndex, settings: Settings, start: datetime.date, days: i
     rounds.sort(key=lambda i: (0 if i.centenary else 1, i.day, -(i.years_ago or 0), i.title.lower(), i.id))
     embargoes = []
     for entry in all_entries(index):
-        if entry.publish_after is None:
+        if entry.publish_after is None or entry.publish_after == datetime.date.max:
             continue
         free = entry.publish_after + datetime.timedelta(days=1)
         if start <= free <= window[-1]:
