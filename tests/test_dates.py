@@ -190,7 +190,7 @@ def test_years_ago_across_the_era() -> None:
 
 def test_round_anniversaries() -> None:
     """10 and every multiple of 25 are round; other numbers and 0 are not."""
-    assert [n for n in range(0, 201) if is_round_anniversary(n)] == [10, 25, 50, 75, 100, 125, 150, 175, 200]
+    assert [n for n in range(0, 201) if is_round_anniversary(n, "classic")] == [10, 25, 50, 75, 100, 125, 150, 175, 200]
 
 
 @pytest.mark.parametrize(

@@ -131,3 +131,25 @@ def test_sdist_carries_templates_and_tests(installed: Installed) -> None:
             assert path.relative_to(ROOT).as_posix() in names, f"{path.relative_to(ROOT)} not in the sdist"
     assert "tests/conftest.py" in names
     assert "tests/fixtures/entries/days/july.yaml" in names
+
+
+def test_installed_init_then_build_then_digest(installed: Installed, tmp_path: Path) -> None:
+    """From the installed wheel, in an empty folder: ``thisday init`` writes a site from the package's starter
+    files, and ``thisday check``, ``thisday build`` and ``thisday digest`` then work in it; the built page
+    shows a starter entry of that day, and the starter draft appears in no output."""
+    folder, env = _user_folder(tmp_path)
+    shutil.rmtree(folder / "entries")
+    site = folder / "museum"
+    thisday = installed.thisday
+    out = _run([thisday, "init", site], cwd=folder, env=env)
+    assert "thisday check" in out
+    assert (site / "thisday.toml").is_file() and (site / "README.md").is_file()
+    assert _run([thisday, "check"], cwd=site, env=env).startswith("ok:")
+    _run([thisday, "build", "--now", "1969-07-20T06:00:00+00:00", "2026-07-20"], cwd=site, env=env)
+    _run([thisday, "digest", "2026-07-20", "-o", "digest.eml"], cwd=site, env=env)
+    page = (site / "feeds" / "days" / "2026-07-20.html").read_text(encoding="utf-8")
+    assert "Apollo 11" in page
+    assert b"Apollo 11" in (site / "digest.eml").read_bytes()
+    draft = _run([thisday, "preview", "04-06", "--drafts"], cwd=site, env=env)
+    assert "[DRAFT, not published]" in draft
+    assert "Olympic" not in _run([thisday, "preview", "2026-04-06"], cwd=site, env=env)

@@ -6,6 +6,7 @@ The clock is read here (the default date) and in the daemon, nowhere else.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import json
 import logging
@@ -43,12 +44,18 @@ class AppContext:
         return load(self.settings, days, check=check)
 
     def select(
-        self, on: datetime.date, kinds: Collection[Kind] | None = None, tags: Collection[str] | None = None
+        self,
+        on: datetime.date,
+        kinds: Collection[Kind] | None = None,
+        tags: Collection[str] | None = None,
+        *,
+        drafts: bool = False,
     ) -> DaySelection:
-        """What goes out on ``on`` (entries with problems are skipped, with one warning line)."""
+        """What goes out on ``on`` (entries with problems are skipped, with one warning line); ``drafts`` adds
+        the held entries, marked, for an editor's preview."""
         loaded = self.load_days([on])
         warn_problems(loaded)
-        return day_selection(loaded.index, on, self.settings, kinds=kinds, tags=tags)
+        return day_selection(loaded.index, on, self.settings, kinds=kinds, tags=tags, drafts=drafts)
 
     def now(self) -> datetime.datetime:
         """Now in the configured timezone: the one place the CLI reads the clock."""
@@ -155,6 +162,11 @@ SITE_FORMATS = ("atom", "rss", "html")
     default=None,
     help="With --format atom/rss: which feed (default: onthisday, the feed of every entry).",
 )
+@click.option(
+    "--drafts",
+    is_flag=True,
+    help="Also show drafts and embargoed entries, in place and marked (text and json; never published).",
+)
 @pass_app
 @handle_errors
 def preview(
@@ -164,6 +176,7 @@ def preview(
     kinds: tuple[str, ...],
     tags: tuple[str, ...],
     feed_name: str | None,
+    drafts: bool = False,
 ) -> None:
     """Show what would go out on DATE (default today).
 
@@ -173,6 +186,8 @@ def preview(
     if fmt not in known and not fmt.startswith("webhook:"):
         raise click.BadParameter(f"{fmt!r} is not one of {', '.join(known)}, webhook:NAME", param_hint="--format")
     on = app.parse_date(date)
+    if drafts and fmt not in ("text", "json"):
+        raise click.UsageError("--drafts marks held entries in text and json; the other formats show what is published")
     if fmt in SITE_FORMATS:
         if kinds or tags:
             raise click.UsageError(
@@ -180,7 +195,7 @@ def preview(
             )
         click.echo(site_preview(app, on, fmt, feed_name), nl=False)
         return
-    selection = app.select(on, kinds=[Kind(k) for k in kinds] or None, tags=tags or None)
+    selection = app.select(on, kinds=[Kind(k) for k in kinds] or None, tags=tags or None, drafts=drafts)
     if fmt in ("mastodon", "bluesky") or fmt.startswith("webhook:"):
         from .channels import social
 
@@ -197,12 +212,21 @@ def preview(
 
 
 @main.command()
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also fail on every entry without sources or not marked status: verified.",
+)
 @pass_app
 @handle_errors
-def check(app: AppContext) -> None:
+def check(app: AppContext, strict: bool = False) -> None:
     """Validate every entry; list each problem as path:line: message (exit 1 if any)."""
     loaded = app.load_days(None, check=True)
     root = app.settings.entries
+    if strict:
+        from .planner import strict_problems
+
+        loaded = dataclasses.replace(loaded, problems=(*loaded.problems, *strict_problems(loaded.index)))
     for problem in loaded.problems:
         click.echo(f"{root / problem.location.path}:{problem.location.line}: {problem.message}")
     index = loaded.index
@@ -473,9 +497,15 @@ def build(app: AppContext, date: str | None, days: int | None, now_text: str | N
     "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port (0: any free port)."
 )
 @click.option("--quiet", is_flag=True, help="No access log.")
+@click.option(
+    "--preview",
+    is_flag=True,
+    help="Add the editor's view at /_editor/ (any day as published, drafts marked, coverage, problems); "
+    "listens on 127.0.0.1 only.",
+)
 @pass_app
 @handle_errors
-def serve(app: AppContext, host: str, port: int, quiet: bool) -> None:
+def serve(app: AppContext, host: str, port: int, quiet: bool, preview: bool = False) -> None:
     """Serve feeds/ over HTTP for feed readers (ETag, Last-Modified, 304, gzip).
 
     Put nginx or another proxy in front of it for the public internet (see the README).
@@ -483,10 +513,19 @@ def serve(app: AppContext, host: str, port: int, quiet: bool) -> None:
     from . import serve as serving  # uvicorn is imported only by this command
 
     feeds_dir = app.settings.feeds_dir
-    asgi_app = serving.create_app(feeds_dir, app.settings)
+    if preview:
+        if host != "127.0.0.1":
+            raise click.UsageError("--preview shows drafts: it listens on 127.0.0.1 only (leave out --host)")
+        asgi_app = serving.create_preview_app(app.settings)
+    else:
+        asgi_app = serving.create_app(feeds_dir, app.settings)
     sock = serving.listen(host, port)
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"serving {feeds_dir} on http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C to stop)")
+    url = f"http://{shown}:{sock.getsockname()[1]}/"
+    if preview:
+        click.echo(f"editor's preview on {url}_editor/ (and {feeds_dir} on {url}; Ctrl-C to stop)")
+    else:
+        click.echo(f"serving {feeds_dir} on {url} (Ctrl-C to stop)")
     serving.run(asgi_app, sock, access_log=not quiet)
 
 
@@ -646,6 +685,71 @@ def post(app: AppContext, date: str | None, channel_name: str, dry_run: bool) ->
         click.echo(f"thisday: error: {error}", err=True)
     if report.errors:
         sys.exit(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Editing: plan ahead, start a site, start an entry
+
+
+@main.command()
+@click.option("--days", type=click.IntRange(1, 3660), default=90, show_default=True, help="How many days ahead.")
+@click.option("--round-only", is_flag=True, help="Only the round anniversaries.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+)
+@click.option("--from", "start", default=None, metavar="DATE", help="First day of the plan (default today).")
+@pass_app
+@handle_errors
+def upcoming(app: AppContext, days: int, round_only: bool, fmt: str, start: str | None) -> None:
+    """Plan ahead: the coming days' round anniversaries (centenaries first), days with nothing to publish,
+    drafts and embargoed entries due, and embargoes that end."""
+    from .planner import plan, plan_json, plan_text
+
+    first = app.parse_date(start)
+    loaded = app.load_days(None)
+    warn_problems(loaded)
+    result = plan(loaded.index, app.settings, first, days)
+    if fmt == "json":
+        click.echo(json.dumps(plan_json(result, round_only), ensure_ascii=False, indent=2))
+    else:
+        click.echo(plan_text(result, round_only), nl=False)
+
+
+@main.command()
+@click.argument("folder", required=False, type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@handle_errors
+def init(folder: Path) -> None:
+    """Start a site in FOLDER (default: here): thisday.toml with every setting, example entries and a README.
+
+    Refuses a folder that already holds anything; nothing is overwritten.
+    """
+    from .scaffold import init_site
+
+    written = init_site(folder)
+    click.echo(f"created a thisday site in {folder} ({len(written)} files). Next:")
+    shown = "" if folder == Path(".") else f"cd {folder} && "
+    click.echo(f"  {shown}thisday check && thisday preview && thisday build && thisday serve --preview")
+
+
+@main.command()
+@click.argument("title")
+@click.option("--date", "date_text", required=True, metavar="DATE", help="YYYY-MM-DD (or YYYY-MM, YYYY).")
+@click.option("--kind", type=KIND_CHOICE, default="event", show_default=True, help="What sort of entry.")
+@click.option("--julian", is_flag=True, help="The date is Old Style (calendar: julian).")
+@click.option("--no-edit", is_flag=True, help="Do not open $EDITOR, even in a terminal.")
+@pass_app
+@handle_errors
+def new(app: AppContext, title: str, date_text: str, kind: str, julian: bool, no_edit: bool) -> None:
+    """Write a new entry file (status: draft) with its front matter filled in, and open it in $EDITOR.
+
+    The editor opens only when a terminal is attached; the entry stays a draft until you set status: ready.
+    """
+    from .scaffold import new_entry
+
+    path = new_entry(app.settings.entries, title, date_text, Kind(kind), julian=julian)
+    click.echo(f"wrote {path}")
+    if not no_edit and sys.stdin.isatty() and sys.stdout.isatty():
+        click.edit(filename=str(path))
 
 
 def _register_newsletter_commands() -> None:

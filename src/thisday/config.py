@@ -40,6 +40,9 @@ class SelectionSettings:
     limit: int = 0
     """Most entries per day (0: no limit). Featured entries and round anniversaries are kept first."""
     feb29: Feb29Policy = Feb29Policy.FEB28
+    round: str | tuple[int, ...] = "wikipedia"
+    """Which anniversaries are round: "wikipedia" (under 100 years multiples of 10 and 25, then of 25),
+    "classic" (10 and multiples of 25), or a list of year counts such as [50, 100, 150]."""
 
 
 @dataclass(frozen=True)
@@ -237,7 +240,29 @@ def local_zone_name() -> str:
 # Reading
 
 
+def _round_rule(value: Any, where: str) -> str | tuple[int, ...]:
+    """``selection.round``: a rule's name, or a list of year counts."""
+    from .dates import ROUND_RULES
+
+    if isinstance(value, str):
+        if value not in ROUND_RULES:
+            raise ConfigError(
+                f"{where} must be {' or '.join(repr(r) for r in ROUND_RULES)} or a list of years such as "
+                f"[50, 100], not {_shown(value)}{suggest(value, ROUND_RULES)}"
+            )
+        return value
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 100_000 for v in value)
+    ):
+        return tuple(sorted(set(value)))
+    raise ConfigError(f"{where} must be 'wikipedia', 'classic' or a non-empty list of whole years above 0 such as [50, 100]")
+
+
 def _convert(value: Any, hint: Any, where: str, base: Path) -> Any:
+    if where == "selection.round":
+        return _round_rule(value, where)
     origin = typing.get_origin(hint)
     if origin in (types.UnionType, typing.Union):
         options = [a for a in typing.get_args(hint) if a is not type(None)]

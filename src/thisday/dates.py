@@ -226,9 +226,29 @@ def years_ago(since: int, on_year: int) -> int:
     return on_year - since
 
 
-def is_round_anniversary(years: int | None) -> bool:
-    """10 years, and every multiple of 25 (25, 50, 75, 100, 125, ...)."""
-    return years is not None and years > 0 and (years == 10 or years % 25 == 0)
+ROUND_RULES = ("wikipedia", "classic")
+"""The named round-anniversary rules (``selection.round``); a list of year counts is the third way."""
+
+RoundRule = str | tuple[int, ...]
+
+
+def is_round_anniversary(years: int | None, rule: RoundRule = "wikipedia") -> bool:
+    """Whether ``years`` is a round anniversary under ``rule``.
+
+    - ``"wikipedia"`` (the default, Wikipedia's convention for anniversaries): under 100 years, every multiple
+      of 10 and of 25 (10, 20, 25, 30, ..., 75, 80, 90); from 100 on, every multiple of 25 (100, 125, 150, ...).
+    - ``"classic"``: 10 years and every multiple of 25 (thisday's rule before ``selection.round`` existed).
+    - a tuple of year counts: exactly those (``(50, 100, 150)``).
+    """
+    if years is None or years <= 0:
+        return False
+    if isinstance(rule, tuple):
+        return years in rule
+    if rule == "classic":
+        return years == 10 or years % 25 == 0
+    if years < 100:
+        return years % 10 == 0 or years % 25 == 0
+    return years % 25 == 0
 
 
 def format_years_ago(years: int | None) -> str:

@@ -12,6 +12,7 @@ A bad entry is reported as a :class:`Problem` (``path:line: message``) and skipp
 
 from __future__ import annotations
 
+import datetime
 import errno
 import json
 import os
@@ -26,9 +27,11 @@ from typing import Any
 from .dates import days_in_month, parse_historic_date, parse_rule
 from .errors import DateError, EntryError, suggest
 from .markup import slugify, tag_slug
-from .model import Calendar, Entry, HistoricDate, Kind, Location, Precision, Problem, RawEntry, Source
+from .model import Calendar, Entry, HistoricDate, Kind, Location, Precision, Problem, RawEntry, Source, Status
 
-FIELDS = ("id", "title", "date", "calendar", "observe", "kind", "rule", "tags", "featured", "sources", "body")
+FIELDS: tuple[str, ...] = ("id", "title", "date", "calendar", "observe", "kind", "rule", "tags", "featured", "sources", "body")
+EDITORIAL_FIELDS = ("status", "verified_by", "verified_note", "publish_after", "disputed", "dispute_note")
+FIELDS = (*FIELDS, *EDITORIAL_FIELDS)
 SOURCE_FIELDS = ("title", "url")
 ENTRY_SUFFIXES = (".md", ".markdown", ".yaml", ".yml", ".json")
 MAX_DEPTH = 8
@@ -529,6 +532,7 @@ def validate(raw: RawEntry, rel: str) -> tuple[Entry | None, list[Problem]]:
                 f"id {entry_id!r} may use only letters, digits and . _ / - (and start with a letter or digit)",
             )
 
+    editorial = _editorial(fields, fail)
     if problems or title is None:
         return None, problems
     title = " ".join(title.split())
@@ -547,9 +551,60 @@ def validate(raw: RawEntry, rel: str) -> tuple[Entry | None, list[Problem]]:
             featured=featured,
             sources=values["sources"],
             body=body.strip("\n"),
+            **editorial,
         ),
         [],
     )
+
+
+def _one_line(value: Any, field: str, fail: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        fail(field, f"{field} must be text, not {value!r}")
+        return ""
+    return " ".join(str(value).split())
+
+
+def _editorial(fields: dict[str, Any], fail: Any) -> dict[str, Any]:
+    """The editorial fields (status, verification, embargo, dispute), validated; problems go to ``fail``."""
+    values: dict[str, Any] = {}
+    status = Status.READY
+    if fields.get("status") is not None:
+        try:
+            status = _enum_value(fields["status"], Status, "status")  # type: ignore[arg-type]
+        except _FieldError as exc:
+            fail(exc.field, exc.message)
+    values["status"] = status
+    for field in ("verified_by", "verified_note"):
+        values[field] = _one_line(fields.get(field), field, fail)
+        if values[field] and status is not Status.VERIFIED:
+            fail(
+                field,
+                f"{field} belongs to a verified entry, but this one is {status.value}: "
+                f"set status: verified once it is checked, or remove {field}",
+            )
+    after = fields.get("publish_after")
+    values["publish_after"] = None
+    if after is not None:
+        if isinstance(after, datetime.date) and not isinstance(after, datetime.datetime):
+            values["publish_after"] = after
+        elif isinstance(after, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", after.strip()):
+            try:
+                values["publish_after"] = datetime.date.fromisoformat(after.strip())
+            except ValueError:
+                fail("publish_after", f"publish_after {after!r} is not a real day: write YYYY-MM-DD")
+        else:
+            fail("publish_after", f"publish_after must be a day written YYYY-MM-DD (e.g. 2026-08-01), not {after!r}")
+    disputed = fields.get("disputed", False)
+    if not isinstance(disputed, bool):
+        fail("disputed", f"disputed must be true or false, not {disputed!r}")
+        disputed = False
+    values["disputed"] = disputed
+    values["dispute_note"] = _one_line(fields.get("dispute_note"), "dispute_note", fail)
+    if values["dispute_note"] and not disputed:
+        fail("dispute_note", "dispute_note explains a disputed date: add disputed: true (or remove the note)")
+    return values
 
 
 # ---------------------------------------------------------------------------------------------

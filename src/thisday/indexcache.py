@@ -42,7 +42,7 @@ from .errors import EntryError
 from .index import CalendarIndex
 from .model import Entry, Feb29Policy, Location, Precision, Problem
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -16,6 +16,7 @@ folder (``..``, encoded slashes and symlinks that lead outside all end in 404). 
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
 import socket
@@ -121,6 +122,48 @@ def create_app(feeds_dir: Path, settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=[*routes, Mount("/", app=FeedFiles(directory=feeds_dir, html=True))],
         middleware=[Middleware(WeakETags), Middleware(GZipMiddleware, minimum_size=500)],
+    )
+
+
+class LoopbackOnly:
+    """Answer only requests whose ``Host`` is a loopback name (127.0.0.1, localhost, [::1]): the editor's
+    preview shows drafts, so a web page elsewhere must not reach it by pointing its own name at 127.0.0.1."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from .editor import host_allowed
+
+        if scope["type"] == "http" and not host_allowed(Headers(scope=scope).get("host", "")):
+            response = Response("the editor's preview answers only on 127.0.0.1\n", status_code=421)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def create_preview_app(settings: Settings, today: datetime.date | None = None) -> Starlette:
+    """``serve --preview``: the editor's view under ``/_editor/`` and, once built, the site in feeds/.
+
+    ``today`` fixes the day ``/_editor/`` opens (tests); by default it is today in the configured zone.
+    """
+    from starlette.responses import RedirectResponse
+    from starlette.routing import BaseRoute, Route
+
+    from .editor import PREFIX, Editor
+
+    routes: list[BaseRoute] = list(Editor(settings, today).routes())
+    if settings.feeds_dir.is_dir():
+        routes.append(Mount("/", app=FeedFiles(directory=settings.feeds_dir, html=True)))
+    else:
+
+        async def to_editor(request: object) -> Response:
+            return RedirectResponse(f"{PREFIX}/", status_code=303)
+
+        routes.append(Route("/", to_editor))
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(LoopbackOnly), Middleware(WeakETags), Middleware(GZipMiddleware, minimum_size=500)],
     )
 
 

@@ -36,6 +36,10 @@ def entry_json(view: EntryView) -> dict[str, Any]:
         "observe": "julian" if entry.observe_julian else "gregorian",
         "rule": entry.rule,
         "note": view.note or None,
+        "status": entry.status.value,
+        "held": view.occurrence.held,
+        "disputed": entry.disputed,
+        "publish_after": entry.publish_after.isoformat() if entry.publish_after else None,
         "body": entry.body,
         "file": view.file,
     }
@@ -75,7 +79,8 @@ def day_text(day: DayView, width: int = 88) -> str:
         lines.append("Nothing on this day yet. Run `thisday coverage` to see which days need entries.")
     for view in day.entries:
         marker = "★" if view.featured else "•"
-        lines.append(f"{marker} {view.title}")
+        held = view.occurrence.held
+        lines.append(f"{marker} {f'[{held.upper()}, not published] ' if held else ''}{view.title}")
         facts = [view.kind, view.date_display]
         if view.years_ago is not None:
             ago = view.years_ago_text

@@ -23,6 +23,7 @@ from . import dates
 from .config import Settings
 from .markup import plain_text, render_markdown
 from .model import DaySelection, Entry, Occurrence
+from .selection import dispute_text
 
 _TAG_WITH_URL = re.compile(r"<(?:a|img)\s[^>]*>")
 _URL_ATTR = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
@@ -136,6 +137,11 @@ class EntryView:
     """The body has more than its summary (the first paragraph)."""
     entry: Entry = field(compare=False, repr=False)
     occurrence: Occurrence = field(compare=False, repr=False)
+    dispute: str = ""
+    """'Date disputed: sources give 1942 and 1943.' for a disputed date (also part of ``note``, which every
+    output shows beside the date)."""
+    held: str = ""
+    """In an editor's preview only: why the entry is not published ('draft', 'embargoed until 2026-08-01')."""
 
     @property
     def anchor(self) -> str:
@@ -243,6 +249,8 @@ class Views:
             more=body.more,
             entry=entry,
             occurrence=occ,
+            dispute=dispute_text(entry) or "",
+            held=occ.held or "",
         )
 
     def day(self, selection: DaySelection) -> DayView:
