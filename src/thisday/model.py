@@ -84,6 +84,16 @@ class Location:
 
 
 @dataclass(frozen=True)
+class Translation:
+    """An entry's title and body in another language (dates, kind, tags and sources are the entry's own)."""
+
+    language: str
+    title: str
+    body: str
+    location: Location
+
+
+@dataclass(frozen=True)
 class Entry:
     """One dated history entry, validated.
 
@@ -102,6 +112,12 @@ class Entry:
     featured: bool = False
     sources: tuple[Source, ...] = ()
     body: str = ""
+    translations: tuple[Translation, ...] = ()
+    """The title and body in other languages (``NAME.LANG.md`` beside a Markdown entry, ``translations:``)."""
+
+    def translation(self, language: str) -> Translation | None:
+        """The entry's translation into ``language``, if it has one."""
+        return next((t for t in self.translations if t.language == language), None)
 
 
 @dataclass(frozen=True)

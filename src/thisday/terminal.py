@@ -6,9 +6,10 @@ import calendar as _calendar
 import textwrap
 from typing import Any
 
-from .dates import MONTHS, event_year, format_years_ago
+from . import i18n
+from .dates import MONTHS, event_year
 from .markup import plain_text
-from .model import DaySelection, Occurrence
+from .model import DaySelection, Feb29Policy, Occurrence
 
 
 def occurrence_json(occ: Occurrence) -> dict[str, Any]:
@@ -60,37 +61,52 @@ def _wrap(text: str, indent: str, width: int) -> list[str]:
     return lines
 
 
-def selection_text(selection: DaySelection, width: int = 88) -> str:
-    """A readable preview: the day, then each entry with its date as displayed, years ago, tags, body and sources."""
+def selection_text(
+    selection: DaySelection, width: int = 88, *, language: str = i18n.DEFAULT_LANGUAGE, translate: bool = False
+) -> str:
+    """A readable preview: the day, then each entry with its date as displayed, years ago, tags, body and sources.
+
+    In ``language``; with ``translate``, each entry's title and body are its translation into ``language`` when it
+    has one (``thisday preview --lang``)."""
+    lang = i18n.language(language)
     on = selection.on
-    weekday = _calendar.day_name[on.weekday()]
     count = len(selection.occurrences)
-    head = (
-        f"{weekday} {on.day} {MONTHS[on.month - 1]} {on.year}: {count} {'entry' if count == 1 else 'entries'}"
+    head = lang.gettext("{day}: {entries}").format(
+        day=lang.full_day(on),
+        entries=lang.ngettext("{n} entry", "{n} entries", count).format(n=lang.number(count)),
     )
     if selection.left_out:
-        head += f" ({selection.left_out} more left out by the daily limit)"
+        head += lang.gettext(" ({n} more left out by the daily limit)").format(n=lang.number(selection.left_out))
     lines = [head, "=" * len(head), ""]
     if not count:
-        lines.append("Nothing on this day yet. Run `thisday coverage` to see which days need entries.")
+        lines.append(lang.gettext("Nothing on this day yet. Run `thisday coverage` to see which days need entries."))
     for occ in selection.occurrences:
         entry = occ.entry
+        translated = entry.translation(language) if translate else None
+        title, body = (translated.title, translated.body) if translated else (entry.title, entry.body)
         marker = "★" if entry.featured else "•"
-        lines.append(f"{marker} {entry.title}")
-        facts = [entry.kind.value, occ.date_display]
+        lines.append(f"{marker} {title}")
+        display = lang.occurrence_display(entry, on) if entry.date or entry.rule else occ.date_display
+        facts = [lang.kind(entry.kind), display]
         if occ.years_ago is not None:
-            ago = format_years_ago(occ.years_ago)
-            facts.append(f"{ago} (round anniversary)" if occ.round_anniversary else ago)
+            ago = lang.years_ago(occ.years_ago)
+            facts.append(lang.gettext("{ago} (round anniversary)").format(ago=ago) if occ.round_anniversary else ago)
         lines.append("  " + " · ".join(facts))
         if occ.note:
-            lines.append(f"  Note: {occ.note}")
+            note = occ.note
+            if lang.code != i18n.DEFAULT_LANGUAGE and (on.month, on.day) in ((2, 28), (3, 1)):
+                policy = Feb29Policy.FEB28 if on.month == 2 else Feb29Policy.MAR1
+                note = lang.leap_day_note(policy) if note == i18n.language().leap_day_note(policy) else note
+            lines.append("  " + lang.gettext("Note: {note}").format(note=note))
         if entry.tags:
-            lines.append("  Tags: " + ", ".join(entry.tags))
+            lines.append("  " + lang.gettext("Tags: {tags}").format(tags=", ".join(entry.tags)))
         lines.append("")
-        lines.extend(_wrap(plain_text(entry.body), "  ", width))
+        lines.extend(_wrap(plain_text(body), "  ", width))
         for source in entry.sources:
-            lines.append(f"  Source: {source.title}" + (f" <{source.url}>" if source.url else ""))
-        lines.append(f"  File: {entry.location}")
+            lines.append("  " + lang.gettext("Source: {source}").format(source=source.title) + (f" <{source.url}>" if source.url else ""))
+        lines.append("  " + lang.gettext("File: {file}").format(file=entry.location))
+        if translated is not None:
+            lines.append("  " + lang.gettext("Translation: {file}").format(file=translated.location))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
