@@ -88,6 +88,11 @@ def test_old_style_date_shows_both_calendars_in_the_language(code: str) -> None:
     old = babel.dates.format_skeleton("MMMMd", datetime.date(1917, 10, 25), locale=cldr(code))
     expected = po(code, "{date} (O.S. {old})").format(date=new, old=old)
     assert i18n.language(code).date(HistoricDate(1917, 10, 25, Calendar.JULIAN)) == expected
+    # across New Year the Old Style day keeps its own year: 31 December 1917 O.S. is 13 January 1918
+    new = babel.dates.format_date(datetime.date(1918, 1, 13), "long", locale=cldr(code))
+    old = babel.dates.format_date(datetime.date(1917, 12, 31), "long", locale=cldr(code))
+    expected = po(code, "{date} (O.S. {old})").format(date=new, old=old)
+    assert i18n.language(code).date(HistoricDate(1917, 12, 31, Calendar.JULIAN)) == expected
 
 
 def test_russian_old_style_says_po_staromu_stilyu() -> None:
