@@ -27,14 +27,17 @@ import importlib.resources
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import babel
-import babel.dates
-import babel.numbers
 from markupsafe import Markup
 
 from .model import Calendar, Entry, Feb29Policy, HistoricDate, Kind, Precision
+
+if TYPE_CHECKING:
+    import babel
+
+# Babel (CLDR) is imported when a language is first used, not when thisday starts: commands that show no
+# date (check, import) do not pay for it.
 
 DOMAIN = "thisday"
 DEFAULT_LANGUAGE = "en"
@@ -97,6 +100,8 @@ def closest(code: str) -> str:
     """The shipped language closest to ``code`` ('de-AT' and 'deu' give 'de', 'ukr' gives 'uk'), for messages."""
     import difflib
 
+    import babel
+
     text = code.strip().lower().replace("_", "-")
     head = text.split("-")[0]
     if head in LANGUAGES:
@@ -129,6 +134,8 @@ def unknown_message(code: object, setting: str) -> str:
 
 
 def _tokens(pattern: str) -> list[tuple[str, Any]]:
+    import babel.dates
+
     return list(babel.dates.tokenize_pattern(pattern))
 
 
@@ -159,12 +166,16 @@ class Language:
 
     def number(self, n: int) -> str:
         """A count with the language's symbols; four-digit counts are not grouped ('2125', '12,025', '12 025')."""
+        import babel.numbers
+
         return babel.numbers.format_decimal(n, locale=self.locale, group_separator=abs(n) >= 10000)
 
     # -- dates --------------------------------------------------------------------------------
 
     def pattern(self, name: str) -> str:
         """The CLDR pattern of a date shape ('day', 'day_bc', 'month', 'year_ad', 'day_month', 'full')."""
+        import babel.dates
+
         if self.code == "en":
             return _ENGLISH_PATTERNS[name]
         if name == "day":
@@ -180,6 +191,8 @@ class Language:
 
     def _render(self, pattern: str, year: int, month: int | None = None, day: int | None = None,
                 weekday: int | None = None) -> str:  # fmt: skip
+        import babel.dates
+
         era = 0 if year <= 0 else 1
         shown = 1 - year if year <= 0 else year
         out: list[str] = []
@@ -236,6 +249,8 @@ class Language:
 
     def weekday(self, on: datetime.date) -> str:
         """'Sunday', 'Sonntag', 'воскресенье' (the stand-alone form)."""
+        import babel.dates
+
         return str(babel.dates.get_day_names("wide", "stand-alone", self.locale)[on.weekday()])
 
     def full_day(self, on: datetime.date) -> str:
@@ -343,6 +358,8 @@ def _new_ngettext(func: Callable[[str, str, int], str]) -> Callable[..., str]:
 @functools.cache
 def language(code: str = DEFAULT_LANGUAGE) -> Language:
     """The :class:`Language` of a shipped language code (a ``ValueError`` for any other: the config checks first)."""
+    import babel
+
     if code not in LANGUAGES:
         raise ValueError(unknown_message(code, "language"))
     locale = babel.Locale.parse(CLDR_LOCALES.get(code, code))
