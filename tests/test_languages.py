@@ -12,6 +12,7 @@ import email.policy
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import babel.dates
 import feedparser
@@ -68,6 +69,7 @@ def settings_for(root: Path, **site: object) -> Settings:
         FeedSettings(name="de", title="Geschichte täglich", language="de"),
         FeedSettings(name="de-only", title="Nur Deutsch", language="de", untranslated="omit"),
         FeedSettings(name="fr", title="L’histoire au jour le jour", language="fr"),
+        FeedSettings(name="ar", title="في مثل هذا اليوم", language="ar"),
     )
     values: dict[str, object] = {"title": "History Daily", "base_url": BASE, "languages": ("en", "de", "ar")}
     values.update(site)
@@ -132,8 +134,8 @@ def test_pages_announce_their_other_languages(site: dict[str, bytes]) -> None:
 
 def test_arabic_page_is_right_to_left_with_latin_text_left_to_right(site: dict[str, bytes]) -> None:
     """The Arabic page is dir="rtl"; the English entries shown in it (no translation) are marked lang="en"
-    dir="ltr" so Latin text keeps its order; the translated one is in Arabic. (Checked in the HTML: the
-    headless-browser check of the rendering is not part of this suite yet.)"""
+    dir="ltr" so Latin text keeps its order; the translated one is in Arabic (the HTML; the next test checks
+    the rendering in a browser)."""
     page = text(site["ar/days/2026-07-12.html"])
     assert '<html lang="ar" dir="rtl">' in page
     assert "اكتمال كوخ ثورو" in page
@@ -146,6 +148,54 @@ def test_arabic_page_is_right_to_left_with_latin_text_left_to_right(site: dict[s
     assert babel.dates.format_date(ON, "full", locale="ar") in page
 
 
+@pytest.fixture
+def rtl_browser(request: pytest.FixtureRequest) -> Any:
+    """The suite's headless chromium tab (``browser``, from tests/browser.py), or a skip where it is missing."""
+    try:
+        return request.getfixturevalue("browser")
+    except pytest.FixtureLookupError:
+        pytest.skip("the browser fixture (tests/browser.py) is not available in this checkout")
+
+
+@pytest.mark.slow
+def test_arabic_page_renders_right_to_left_in_a_browser(site: dict[str, bytes], tmp_path: Path, rtl_browser: Any) -> None:
+    """In headless chromium the Arabic page runs right to left: headings start at the right edge, while an
+    English entry shown on it (no Arabic translation) runs left to right from the left edge; nothing scrolls
+    sideways at phone width."""
+    for rel, data in site.items():
+        path = tmp_path / "site" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    rtl_browser.load(tmp_path / "site" / "ar" / "days" / "2026-07-12.html")
+    layout = rtl_browser.js(
+        """
+        const main = document.querySelector('main').getBoundingClientRect();
+        const edges = (el) => {
+            const range = document.createRange(); range.selectNodeContents(el);
+            const r = range.getBoundingClientRect();
+            return {left: r.left - main.left, right: main.right - r.right,
+                    direction: getComputedStyle(el).direction};
+        };
+        return {
+            page: getComputedStyle(document.documentElement).direction,
+            h1: edges(document.querySelector('h1')),
+            articles: [...document.querySelectorAll('article')].map(a => ({
+                title: a.querySelector('h2').textContent, ...edges(a.querySelector('h2'))})),
+        };
+        """
+    )
+    assert layout["page"] == "rtl"
+    assert layout["h1"]["direction"] == "rtl" and layout["h1"]["right"] < 2 < layout["h1"]["left"]
+    latin = [a for a in layout["articles"] if re.search("[A-Za-z]", a["title"])]
+    arabic = [a for a in layout["articles"] if not re.search("[A-Za-z]", a["title"])]
+    assert latin and arabic
+    for article in arabic:
+        assert article["direction"] == "rtl" and article["right"] < 2 < article["left"], article
+    for article in latin:
+        assert article["direction"] == "ltr" and article["left"] < 2 < article["right"], article
+    assert rtl_browser.scroll_width() <= rtl_browser.viewport_width()
+
+
 def test_english_pages_are_unchanged_by_other_languages(tree: Path) -> None:
     """Adding languages adds folders and hreflang links; the English root page is otherwise what it was."""
     one = dict(render_site(settings_for(tree, languages=()), index_of(tree), ON, NOW, days=3))
@@ -155,7 +205,7 @@ def test_english_pages_are_unchanged_by_other_languages(tree: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["atom", "rss"])
-@pytest.mark.parametrize("name", ["onthisday", "de", "de-only", "fr"])
+@pytest.mark.parametrize("name", ["onthisday", "de", "de-only", "fr", "ar"])
 def test_feeds_in_every_language_are_w3c_clean(tree: Path, site: dict[str, bytes], name: str, fmt: str) -> None:
     """Every feed of a three-language site parses without error, passes the W3C checks and says its language
     (xml:lang on Atom, <language> on RSS)."""
