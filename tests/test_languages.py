@@ -118,16 +118,18 @@ def test_german_page_shows_translations_dates_and_texts_in_german(site: dict[str
 
 
 def test_pages_announce_their_other_languages(site: dict[str, bytes]) -> None:
-    """Every page links its versions in the other languages with hreflang (the day page to the same day)."""
+    """Every page links its versions in the other languages with hreflang (the day page to the same day), and
+    the default language's as x-default."""
     for path in ("days/2026-07-12.html", "de/days/2026-07-12.html", "ar/days/2026-07-12.html"):
-        links = re.findall(r'<link rel="alternate" hreflang="([a-z]+)" href="([^"]+)">', text(site[path]))
+        links = re.findall(r'<link rel="alternate" hreflang="([a-z-]+)" href="([^"]+)">', text(site[path]))
         assert links == [
             ("en", f"{BASE}days/2026-07-12.html"),
             ("de", f"{BASE}de/days/2026-07-12.html"),
             ("ar", f"{BASE}ar/days/2026-07-12.html"),
+            ("x-default", f"{BASE}days/2026-07-12.html"),
         ]
-    index = re.findall(r'hreflang="([a-z]+)" href="([^"]+)"', text(site["de/index.html"]))
-    assert index == [("en", BASE), ("de", f"{BASE}de/"), ("ar", f"{BASE}ar/")]
+    index = re.findall(r'hreflang="([a-z-]+)" href="([^"]+)"', text(site["de/index.html"]))
+    assert index == [("en", BASE), ("de", f"{BASE}de/"), ("ar", f"{BASE}ar/"), ("x-default", BASE)]
     canonical = re.search(r'<link rel="canonical" href="([^"]+)">', text(site["de/days/2026-07-12.html"]))
     assert canonical is not None and canonical.group(1) == f"{BASE}de/days/2026-07-12.html"
 

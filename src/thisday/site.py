@@ -62,13 +62,16 @@ class Alternate:
 
 
 def alternates(settings: Settings, day: datetime.date | None) -> tuple[Alternate, ...]:
-    """The same page in every site language (a day's page, or the index for ``None``); empty with one language."""
+    """The same page in every site language (a day's page, or the index for ``None``), then ``x-default`` (the
+    default language's); empty with one language."""
     codes = site_languages(settings)
     if len(codes) < 2:
         return ()
     if day is None:
-        return tuple(Alternate(c, base_url(settings) + language_folder(settings, c)) for c in codes)
-    return tuple(Alternate(c, day_url(settings, day, language=c)) for c in codes)
+        found = tuple(Alternate(c, base_url(settings) + language_folder(settings, c)) for c in codes)
+    else:
+        found = tuple(Alternate(c, day_url(settings, day, language=c)) for c in codes)
+    return (*found, Alternate("x-default", found[0].url))  # readers of any other language get the default
 
 
 def feed_title(settings: Settings, feed: FeedSettings) -> str:
