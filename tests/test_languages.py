@@ -328,3 +328,19 @@ def test_preview_lang_rejects_an_unknown_code(tree: Path) -> None:
     result = CliRunner().invoke(main, ["--entries", str(tree), "preview", "--lang", "russian"])
     assert result.exit_code == 2
     assert "did you mean 'ru'" in result.output
+
+
+def test_filtered_feed_description_is_in_the_feeds_language(tree: Path) -> None:
+    """A filtered feed's default description says what it holds in the feed's language; in English exactly
+    as before ('... Only births tagged literature or science.')."""
+    from thisday.model import Kind
+    from thisday.site import feed_description
+
+    settings = settings_for(tree, description="Daily history.")
+    english = FeedSettings(name="b", kinds=(Kind.BIRTH,), tags=("literature", "science"))
+    assert feed_description(settings, english) == "Daily history. Only births tagged literature or science."
+    german = dataclasses.replace(english, language="de")
+    de = i18n.language("de")
+    described = feed_description(settings, german)
+    assert described.startswith("Daily history. ") and de.gettext("births") in described
+    assert "births" not in described and de.gettext("{a} or {b}").format(a="literature", b="science") in described

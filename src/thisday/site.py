@@ -12,6 +12,7 @@ The site's layout is fixed here and nowhere else: ``index.html``, ``days/YYYY-MM
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ import jinja2
 
 from . import i18n, templates
 from .config import FeedSettings, Settings
+from .model import Kind
 from .views import DayView, Views, base_url, day_path, day_url, language_folder, site_languages
 
 FEED_FORMATS = ("atom", "rss")
@@ -88,9 +90,20 @@ def feed_description(settings: Settings, feed: FeedSettings) -> str:
         return feed.description
     if not feed.kinds and not feed.tags:
         return settings.site.description
-    kinds = " and ".join(f"{k.value}s" for k in feed.kinds) or "entries"
-    tags = f" tagged {' or '.join(feed.tags)}" if feed.tags else ""
-    return f"{settings.site.description} Only {kinds}{tags}."
+    lang = i18n.language(feed_language(settings, feed))
+    names = {
+        Kind.EVENT: lang.gettext("events"),
+        Kind.BIRTH: lang.gettext("births"),
+        Kind.DEATH: lang.gettext("deaths"),
+        Kind.OBSERVANCE: lang.gettext("observances"),
+    }
+    what = functools.reduce(
+        lambda a, b: lang.gettext("{a} and {b}").format(a=a, b=b), (names[k] for k in feed.kinds)
+    ) if feed.kinds else lang.gettext("entries")
+    if feed.tags:
+        tags = functools.reduce(lambda a, b: lang.gettext("{a} or {b}").format(a=a, b=b), feed.tags)
+        what = lang.gettext("{what} tagged {tags}").format(what=what, tags=tags)
+    return lang.gettext("{description} Only {what}.").format(description=settings.site.description, what=what)
 
 
 # ---------------------------------------------------------------------------------------------
