@@ -179,6 +179,33 @@ def test_every_template_string_is_in_every_catalog() -> None:
         assert not missing, f"{code}: not in the catalog: {missing} (run bash scripts/catalogs and translate)"
 
 
+def test_no_template_text_is_left_untranslatable() -> None:
+    """Every word a template prints itself is inside {% trans %} or _(): text between tags that is not marked
+    for translation (a new label, a button) fails here, naming the template and the words."""
+    import re
+
+    found = {}
+    for path in sorted((ROOT / "templates").rglob("*")):
+        if path.suffix not in (".html", ".txt"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        for pattern in (
+            r"\{#.*?#\}",
+            r"\{%-?\s*trans\b.*?endtrans\s*-?%\}",
+            r"\{%.*?%\}",
+            r"\{\{.*?\}\}",
+            r"<style.*?</style>",
+            r"<!--.*?-->",
+            r"<[^>]*>",
+            r"&[#\w]+;",
+        ):
+            text = re.sub(pattern, "", text, flags=re.S)
+        words = re.findall(r"[^\W\d_]{2,}", text)
+        if words:
+            found[str(path.relative_to(ROOT))] = words
+    assert not found, f"wrap these in {{% trans %}} or _() and run bash scripts/catalogs: {found}"
+
+
 @pytest.mark.parametrize("code", LANGS)
 def test_shipped_mo_files_match_their_po_sources(code: str) -> None:
     """The compiled catalogs the package ships say what the .po files say (run bash scripts/catalogs compile)."""
