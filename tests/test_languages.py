@@ -344,3 +344,19 @@ def test_filtered_feed_description_is_in_the_feeds_language(tree: Path) -> None:
     described = feed_description(settings, german)
     assert described.startswith("Daily history. ") and de.gettext("births") in described
     assert "births" not in described and de.gettext("{a} or {b}").format(a="literature", b="science") in described
+
+
+def test_translation_scan_survives_links_and_odd_files(tree: Path) -> None:
+    """A folder linked into itself and a translation name on something that is not a file (a broken link, a
+    pipe) never stop or hang a load: each translation file is found once, the rest is passed over."""
+    import os
+
+    (tree / "stories" / "loop").symlink_to(tree / "stories", target_is_directory=True)
+    (tree / "stories" / "gone.de.md").symlink_to(tree / "nowhere.md")
+    os.mkfifo(tree / "stories" / "pipe.fr.md")
+    from thisday.entries import scan_translation_files
+
+    found = scan_translation_files(tree)
+    assert [rel for rel, _, _ in found] == ["stories/1942-07-12-capture.de.md"]
+    entries, problems = with_translations([], tree, every_file=True)
+    assert entries == [] and problems == []

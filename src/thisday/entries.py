@@ -429,27 +429,45 @@ def translation_name(name: str) -> tuple[str, str] | None:
 
 
 def scan_translation_files(root: Path) -> list[tuple[str, str, str]]:
-    """(relative path, relative path of the original, language) of every translation file under ``root``."""
+    """(relative path, relative path of the original, language) of every translation file under ``root``.
+
+    Only regular files count; a folder is listed once however many links lead to it, and one that cannot be
+    listed is passed over (the scan of entry files reports it)."""
     found: list[tuple[str, str, str]] = []
     pending = [(os.fspath(root), "")]
+    seen: set[str] = set()
     while pending:
         folder, prefix = pending.pop()
-        with os.scandir(folder) as items:
-            for item in items:
-                if item.name.startswith((".", "_")):
-                    continue
+        real = os.path.realpath(folder)
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            with os.scandir(folder) as scan:
+                items = list(scan)
+        except OSError:
+            continue
+        for item in items:
+            if item.name.startswith((".", "_")):
+                continue
+            try:
                 if item.is_dir():
                     pending.append((item.path, f"{prefix}{item.name}/"))
                     continue
                 named = translation_name(item.name)
-                if named is not None:
+                if named is not None and item.is_file():
                     found.append((f"{prefix}{item.name}", f"{prefix}{named[0]}", named[1]))
+            except OSError:
+                continue
     return sorted(found)
 
 
 def read_translation(root: Path, rel: str, language: str) -> tuple[Translation | None, list[Problem]]:
     """A translation file: front matter with ``title:`` (no other field), then the translated body."""
-    text, problems = read_text(root / rel, rel)
+    try:
+        text, problems = read_text(root / rel, rel)
+    except OSError as exc:
+        return None, [Problem(Location(rel, 1), f"cannot read the translation: {exc.strerror or exc}")]
     if text is None:
         return None, problems
     from . import yamlfiles
