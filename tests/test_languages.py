@@ -360,3 +360,16 @@ def test_translation_scan_survives_links_and_odd_files(tree: Path) -> None:
     assert [rel for rel, _, _ in found] == ["stories/1942-07-12-capture.de.md"]
     entries, problems = with_translations([], tree, every_file=True)
     assert entries == [] and problems == []
+
+
+def test_preview_json_lang_gives_translated_texts(tree: Path) -> None:
+    """`thisday preview --format json --lang de` gives scripts the German title, body and date display."""
+    import json
+
+    result = CliRunner().invoke(main, ["--entries", str(tree), "preview", "2026-07-12", "--lang", "de", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    entries = {e["id"]: e for e in json.loads(result.stdout)["entries"]}
+    capture = next(e for i, e in entries.items() if "captured" in i)
+    assert capture["title"] == "Andrei Wlassow gerät in deutsche Gefangenschaft"
+    assert capture["date_display"] == babel.dates.format_date(datetime.date(1942, 7, 12), "long", locale="de")
+    assert "2. Stoßarmee" in capture["body"]

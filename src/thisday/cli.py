@@ -174,7 +174,7 @@ def preview(
         loaded.index, on, app.settings, kinds=[Kind(k) for k in kinds] or None, tags=tags or None
     )
     if fmt == "json":
-        click.echo(json.dumps(terminal.selection_json(selection), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(terminal.selection_json(selection, lang), ensure_ascii=False, indent=2))
     elif fmt == "email":
         from .digest import Digest
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar as _calendar
+import datetime
 import textwrap
 from typing import Any
 
@@ -12,16 +13,24 @@ from .markup import plain_text
 from .model import DaySelection, Feb29Policy, Occurrence
 
 
-def occurrence_json(occ: Occurrence) -> dict[str, Any]:
+def occurrence_json(
+    occ: Occurrence, language: str | None = None, on: datetime.date | None = None
+) -> dict[str, Any]:
+    """An occurrence for scripts; with ``language`` (and the day ``on``), its title, body and date display in
+    that language."""
     entry = occ.entry
     date = entry.date
+    translated = entry.translation(language) if language else None
+    lang = i18n.language(language) if language else None
     return {
         "id": entry.id,
-        "title": entry.title,
+        "title": translated.title if translated else entry.title,
         "kind": entry.kind.value,
         "year": event_year(entry),
         "years_ago": occ.years_ago,
-        "date_display": occ.date_display,
+        "date_display": (
+            lang.occurrence_display(entry, on) if lang and on and (date or entry.rule) else occ.date_display
+        ),
         "round_anniversary": occ.round_anniversary,
         "tags": list(entry.tags),
         "featured": entry.featured,
@@ -33,15 +42,16 @@ def occurrence_json(occ: Occurrence) -> dict[str, Any]:
         "observe": "julian" if entry.observe_julian else "gregorian",
         "rule": entry.rule,
         "note": occ.note,
-        "body": entry.body,
+        "body": translated.body if translated else entry.body,
         "file": str(entry.location),
     }
 
 
-def selection_json(selection: DaySelection) -> dict[str, Any]:
+def selection_json(selection: DaySelection, language: str | None = None) -> dict[str, Any]:
+    """The day for scripts; with ``language`` (``preview --lang``), texts and dates in that language."""
     return {
         "date": selection.on.isoformat(),
-        "entries": [occurrence_json(o) for o in selection.occurrences],
+        "entries": [occurrence_json(o, language, selection.on) for o in selection.occurrences],
         "left_out": selection.left_out,
     }
 
