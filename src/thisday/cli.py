@@ -167,6 +167,15 @@ SITE_FORMATS = ("atom", "rss", "html")
     is_flag=True,
     help="Also show drafts and embargoed entries, in place and marked (text and json; never published).",
 )
+@click.option(
+    "--lang",
+    "lang",
+    default=None,
+    metavar="CODE",
+    callback=lambda ctx, param, value: _language_option(value),
+    help="Show it in this language (de, fr, ...): dates, texts and each entry's translation "
+    "(default: site.language).",
+)
 @pass_app
 @handle_errors
 def preview(
@@ -177,6 +186,7 @@ def preview(
     tags: tuple[str, ...],
     feed_name: str | None,
     drafts: bool = False,
+    lang: str | None = None,
 ) -> None:
     """Show what would go out on DATE (default today).
 
@@ -193,22 +203,32 @@ def preview(
             raise click.UsageError(
                 "--kind and --tag filter text, json and email; feeds use their configured filters (pick one with --feed)"
             )
-        click.echo(site_preview(app, on, fmt, feed_name), nl=False)
+        click.echo(site_preview(app, on, fmt, feed_name, lang), nl=False)
         return
     selection = app.select(on, kinds=[Kind(k) for k in kinds] or None, tags=tags or None, drafts=drafts)
+    views = Views(app.settings, lang)
     if fmt in ("mastodon", "bluesky") or fmt.startswith("webhook:"):
         from .channels import social
 
         shown = social.preview(app.settings, selection, fmt)
         click.echo(shown, nl=not shown.endswith("\n"))
     elif fmt == "json":
-        click.echo(json.dumps(terminal.day_json(Views(app.settings).day(selection)), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(terminal.day_json(views.day(selection)), ensure_ascii=False, indent=2))
     elif fmt == "email":
         from .channels.digest import render
 
-        click.echo(_message_text(render(selection, app.settings).message(app.now())), nl=False)
+        click.echo(_message_text(render(selection, app.settings, language=lang).message(app.now())), nl=False)
     else:
-        click.echo(terminal.day_text(Views(app.settings).day(selection)), nl=False)
+        click.echo(terminal.day_text(views.day(selection)), nl=False)
+
+
+def _language_option(value: str | None) -> str | None:
+    """``--lang``: a shipped language code, else a usage error naming the closest."""
+    from .i18n import LANGUAGES, unknown_message
+
+    if value is not None and value not in LANGUAGES:
+        raise click.BadParameter(unknown_message(value, "--lang"), param_hint="--lang")
+    return value
 
 
 @main.command()
@@ -238,14 +258,29 @@ def check(app: AppContext, strict: bool = False) -> None:
 
 
 @main.command()
+@click.option(
+    "--lang",
+    "lang",
+    default=None,
+    metavar="CODE",
+    callback=lambda ctx, param, value: _language_option(value),
+    help="Count only entries readable in this language (translated into it, or written in it when it is "
+    "site.language): which days lack German entries, say.",
+)
 @pass_app
 @handle_errors
-def coverage(app: AppContext) -> None:
+def coverage(app: AppContext, lang: str | None) -> None:
     """A 12 x 31 grid of how many entries each day has, and which days have none."""
     loaded = app.load_days(None)
     warn_problems(loaded)
-    month_only = {m: len(v) for m, v in loaded.index.by_month.items()}
-    click.echo(terminal.coverage_grid(loaded.index.day_counts(), month_only), nl=False)
+    index = loaded.index
+    if lang is None or lang == app.settings.site.language:
+        counts = index.day_counts()
+        month_only = {m: len(v) for m, v in index.by_month.items()}
+    else:
+        counts = {k: n for k, v in index.by_day.items() if (n := sum(1 for e in v if e.translation(lang)))}
+        month_only = {m: n for m, v in index.by_month.items() if (n := sum(1 for e in v if e.translation(lang)))}
+    click.echo(terminal.coverage_grid(counts, month_only), nl=False)
 
 
 @main.command()
@@ -418,14 +453,25 @@ def _stall_hook(variable: str = STALL_ENV) -> Callable[[Any], None] | None:
     return stall
 
 
-def site_preview(app: AppContext, on: datetime.date, fmt: str, feed_name: str | None) -> bytes:
-    """The bytes `thisday build` would write for ``on``: a feed file (atom, rss) or the day's page (html)."""
+def site_preview(
+    app: AppContext, on: datetime.date, fmt: str, feed_name: str | None, lang: str | None = None
+) -> bytes:
+    """The bytes `thisday build` would write for ``on``: a feed file (atom, rss) or the day's page (html).
+
+    With ``lang``, the page as the site's folder for that language would hold it, and the feed in that language.
+    """
+    import dataclasses
+
     from .config import FeedSettings
     from .publish import render_site, site_window
     from .site import feed_path, published_feeds
-    from .views import day_path
+    from .views import day_path, language_folder
 
     settings = app.settings
+    if lang is not None:
+        site = dataclasses.replace(settings.site, languages=(*settings.site.languages, lang))
+        feeds = tuple(dataclasses.replace(f, language=lang) for f in published_feeds(settings))
+        settings = dataclasses.replace(settings, site=site, feeds=feeds)
     feeds = published_feeds(settings)
     names = [f.name for f in feeds]
     if feed_name is not None and feed_name not in names:
@@ -433,7 +479,7 @@ def site_preview(app: AppContext, on: datetime.date, fmt: str, feed_name: str | 
             f"no feed named {feed_name!r}; configured: {', '.join(names)}", param_hint="--feed"
         )
     feed = next((f for f in feeds if f.name == (feed_name or FeedSettings.name)), feeds[0])
-    wanted = day_path(on) if fmt == "html" else feed_path(feed, fmt)
+    wanted = language_folder(settings, lang) + day_path(on) if fmt == "html" else feed_path(feed, fmt)
     loaded = app.load_days(site_window(settings, on))
     warn_problems(loaded)
     rendered = render_site(settings, loaded.index, on, publish_time(app, on, None), only=wanted)

@@ -33,6 +33,9 @@ class SiteSettings:
     author: str = "thisday"
     author_email: str = ""
     language: str = "en"
+    """The default language: the site's root pages, feeds without their own, the digest (a shipped code)."""
+    languages: tuple[str, ...] = ()
+    """Every language the site is published in; each but ``language`` gets its own folder (``/de/``)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,10 @@ class FeedSettings:
     """'day': one item per day with the whole selection; 'entry': one item per entry."""
     days: int = 14
     """How many recent days the feed keeps (the rolling window)."""
+    language: str = ""
+    """The feed's language (empty: ``site.language``)."""
+    untranslated: Literal["fallback", "omit"] = "fallback"
+    """An entry with no translation into the feed's language: shown as written ('fallback') or left out ('omit')."""
 
 
 @dataclass(frozen=True)
@@ -359,6 +366,7 @@ def validate(settings: Settings, where: str) -> Settings:
             raise ConfigError(f"{where}: feeds.{feed.name}.days must be at least 1")
     if not re.fullmatch(r"https?://[^\s/?#]+(?:/[^\s]*)?", settings.site.base_url):
         raise ConfigError(f"{where}: site.base_url must be an absolute http(s) URL such as https://example.org/")
+    _check_languages(settings, where)
     if settings.daemon.catch_up_days < 0:
         raise ConfigError(f"{where}: daemon.catch_up_days must be 0 or more")
     smtp = settings.smtp
@@ -477,6 +485,18 @@ def _validate_social(settings: Settings, where: str) -> None:
                 raise ConfigError(
                     f'{where}: {label}.window {window!r} must be "HH:MM-HH:MM" with the start first, e.g. "08:00-20:00"'
                 )
+
+
+def _check_languages(settings: Settings, where: str) -> None:
+    """Every language code names a shipped language; an unknown one is an error naming the closest."""
+    from .i18n import LANGUAGES, unknown_message
+
+    codes = [("site.language", settings.site.language)]
+    codes += [(f"site.languages[{i}]", code) for i, code in enumerate(settings.site.languages)]
+    codes += [(f"feeds.{feed.name}.language", feed.language) for feed in settings.feeds if feed.language]
+    for setting, code in codes:
+        if code not in LANGUAGES:
+            raise ConfigError(f"{where}: {unknown_message(code, setting)}")
 
 
 def _depth(value: Any, level: int = 0) -> int:

@@ -25,7 +25,7 @@ from urllib.parse import quote
 import css_inline
 import jinja2
 
-from . import templates
+from . import i18n, templates
 from .config import Settings
 from .errors import PublishError
 from .markup import without_controls
@@ -60,12 +60,16 @@ def template_environment(settings: Settings) -> jinja2.Environment:
 
 def preheader(day: DayView) -> str:
     """The line inbox lists show beside the subject."""
+    lang = i18n.language(day.language)
     lead = day.lead
     if lead is None:
-        return f"Nothing on {day.display} yet."
-    text = f"{day.display}: {lead.title}"
+        return lang.gettext("Nothing on {day} yet.").format(day=day.display)
+    text = lang.gettext("{day}: {title}").format(day=day.display, title=lead.title)
     if day.others:
-        text += f", and {len(day.others)} more from this day in history"
+        n = len(day.others)
+        text += lang.ngettext(
+            ", and {n} more from this day in history", ", and {n} more from this day in history", n
+        ).format(n=lang.number(n))
     return text
 
 
@@ -78,6 +82,7 @@ def unsubscribe_url(settings: Settings, recipient: str) -> str:
 def context(day: DayView, settings: Settings, recipient: str, unsubscribe: str) -> dict[str, object]:
     """Everything the templates can use. Without a featured entry, the first in publishing order leads."""
     return {
+        **i18n.language(day.language).template_values(),
         "site": settings.site,
         "digest": settings.digest,
         "day": day,
@@ -129,10 +134,15 @@ class Digest:
         *,
         env: jinja2.Environment | None = None,
         unsubscribe_for: Callable[[str], str] | None = None,
+        language: str | None = None,
     ) -> Digest:
-        """Render the subject, the plain-text body and the HTML body (CSS inlined) for a day, once."""
+        """Render the subject, the plain-text body and the HTML body (CSS inlined) for a day, once.
+
+        ``language`` (default ``site.language``; ignored for a ready :class:`DayView`, which has its own) is the
+        language of the whole message: render once per language and address each subscriber the one in theirs.
+        """
         env = env or template_environment(settings)
-        day = selection if isinstance(selection, DayView) else Views(settings).day(selection)
+        day = selection if isinstance(selection, DayView) else Views(settings, language).day(selection)
         has_link = bool(settings.digest.unsubscribe_url.strip()) or unsubscribe_for is not None
         marker = UNSUBSCRIBE_MARK if has_link else ""
         values = context(day, settings, RECIPIENT_MARK, marker)
@@ -177,7 +187,7 @@ class Digest:
             list_id=list_id_header(self.settings.digest.list_id, self.settings.site.title, self.label),
             unsubscribe=bool(url),
             one_click=url.startswith("https://"),
-            language=self.settings.site.language,
+            language=self.day.language,
         )
 
     def message_bytes(self, prepared: Prepared, now: datetime.datetime, to: str) -> bytes:
@@ -212,7 +222,7 @@ class Digest:
             message_id=message_id(self.day.on, self.label, recipient or None, test=test),
             list_id=list_id_header(self.settings.digest.list_id, self.settings.site.title, self.label),
             unsubscribe_url=self.unsubscribe_url(recipient),
-            language=self.settings.site.language,
+            language=self.day.language,
         )
 
 

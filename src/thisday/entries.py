@@ -12,6 +12,7 @@ A bad entry is reported as a :class:`Problem` (``path:line: message``) and skipp
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import errno
 import json
@@ -26,12 +27,30 @@ from typing import Any
 
 from .dates import days_in_month, parse_historic_date, parse_rule
 from .errors import DateError, EntryError, suggest
+from .i18n import LANGUAGES, unknown_message
 from .markup import slugify, tag_slug
-from .model import Calendar, Entry, HistoricDate, Kind, Location, Precision, Problem, RawEntry, Source, Status
+from .model import (
+    Calendar,
+    Entry,
+    HistoricDate,
+    Kind,
+    Location,
+    Precision,
+    Problem,
+    RawEntry,
+    Source,
+    Status,
+    Translation,
+)
 
-FIELDS: tuple[str, ...] = ("id", "title", "date", "calendar", "observe", "kind", "rule", "tags", "featured", "sources", "body")
+FIELDS: tuple[str, ...] = (
+    "id", "title", "date", "calendar", "observe", "kind", "rule", "tags", "featured", "sources", "body",
+    "translations",
+)  # fmt: skip
 EDITORIAL_FIELDS = ("status", "verified_by", "verified_note", "publish_after", "disputed", "dispute_note")
 FIELDS = (*FIELDS, *EDITORIAL_FIELDS)
+TRANSLATABLE = ("title", "body")
+"""The fields a translation carries; dates, kind, tags and sources are shared by every language."""
 SOURCE_FIELDS = ("title", "url")
 ENTRY_SUFFIXES = (".md", ".markdown", ".yaml", ".yml", ".json")
 MAX_DEPTH = 8
@@ -523,6 +542,13 @@ def validate(raw: RawEntry, rel: str) -> tuple[Entry | None, list[Problem]]:
     except _FieldError as exc:
         fail(exc.field, exc.message)
 
+    translations: tuple[Translation, ...] = ()
+    if fields.get("translations") is not None:
+        try:
+            translations = _translations(fields["translations"], where("translations"))
+        except _FieldError as exc:
+            fail(exc.field, exc.message)
+
     entry_id = fields.get("id")
     if entry_id is not None:
         entry_id = str(entry_id).strip()
@@ -552,6 +578,7 @@ def validate(raw: RawEntry, rel: str) -> tuple[Entry | None, list[Problem]]:
             sources=values["sources"],
             body=body.strip("\n"),
             **editorial,
+            translations=translations,
         ),
         [],
     )
@@ -608,13 +635,169 @@ def _editorial(fields: dict[str, Any], fail: Any) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Translations
+
+
+def _translations(value: Any, where: Location) -> tuple[Translation, ...]:
+    """A bulk entry's ``translations:`` mapping: language code -> ``title`` (and ``body``)."""
+    if not isinstance(value, dict):
+        raise _FieldError(
+            "translations", "translations must map a language to its title and body: translations: {de: {title: ...}}"
+        )
+    found = []
+    for code, fields in value.items():
+        if str(code) not in LANGUAGES:
+            raise _FieldError("translations", unknown_message(code, "translations language"))
+        if not isinstance(fields, dict):
+            raise _FieldError("translations", f"translations.{code} must hold title: (and body:)")
+        for key in fields:
+            if key not in TRANSLATABLE:
+                raise _FieldError(
+                    "translations",
+                    f"translations.{code}.{key}: only title and body are translated "
+                    "(date, kind, tags and sources are shared by every language); remove it",
+                )
+        title, body = fields.get("title"), fields.get("body", "") or ""
+        if not isinstance(title, str) or not title.strip() or "\n" in title.strip():
+            raise _FieldError("translations", f"translations.{code} needs a one-line title:")
+        if not isinstance(body, str):
+            raise _FieldError("translations", f"translations.{code}.body must be text (Markdown)")
+        found.append(Translation(str(code), " ".join(title.split()), body.strip("\n"), where))
+    return tuple(found)
+
+
+def translation_name(name: str) -> tuple[str, str] | None:
+    """For a translation file ``NAME.LANG.md``: (the original's name ``NAME.md``, ``LANG``); else None."""
+    lower = name.lower()
+    for suffix in (".md", ".markdown"):
+        if lower.endswith(suffix):
+            base, dot, code = name[: -len(suffix)].rpartition(".")
+            if dot and base and code in LANGUAGES:
+                return base + name[-len(suffix) :], code
+    return None
+
+
+def scan_translation_files(root: Path) -> list[tuple[str, str, str]]:
+    """(relative path, relative path of the original, language) of every translation file under ``root``.
+
+    Only regular files count; a folder is listed once however many links lead to it, and one that cannot be
+    listed is passed over (the scan of entry files reports it)."""
+    found: list[tuple[str, str, str]] = []
+    pending = [(os.fspath(root), "")]
+    seen: set[str] = set()
+    while pending:
+        folder, prefix = pending.pop()
+        real = os.path.realpath(folder)
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            with os.scandir(folder) as scan:
+                items = list(scan)
+        except OSError:
+            continue
+        for item in items:
+            if item.name.startswith((".", "_")):
+                continue
+            try:
+                if item.is_dir():
+                    pending.append((item.path, f"{prefix}{item.name}/"))
+                    continue
+                named = translation_name(item.name)
+                if named is not None and item.is_file():
+                    found.append((f"{prefix}{item.name}", f"{prefix}{named[0]}", named[1]))
+            except OSError:
+                continue
+    return sorted(found)
+
+
+def read_translation(root: Path, rel: str, language: str) -> tuple[Translation | None, list[Problem]]:
+    """A translation file: front matter with ``title:`` (no other field), then the translated body."""
+    try:
+        text, problems = read_text(root / rel, rel)
+    except OSError as exc:
+        return None, [Problem(Location(rel, 1), f"cannot read the translation: {exc.strerror or exc}")]
+    if text is None:
+        return None, problems
+    from . import yamlfiles
+
+    raws, problems = yamlfiles.read(text, rel, markdown=True)
+    if problems or not raws:
+        return None, problems
+    raw = raws[0]
+    for key in raw.fields:
+        if key not in TRANSLATABLE:
+            problems.append(
+                Problem(
+                    Location(rel, raw.lines.get(key, raw.line)),
+                    f"'{key}' is not translated: a translation file carries title: and the body only "
+                    "(date, kind, tags and sources come from the original entry); remove it",
+                )
+            )
+    title = raw.fields.get("title")
+    if not isinstance(title, str) or not title.strip() or "\n" in title.strip():
+        problems.append(Problem(Location(rel, raw.lines.get("title", raw.line)), "a translation needs a one-line title:"))
+    body = raw.fields.get("body", "")
+    if problems or not isinstance(title, str):
+        return None, problems
+    return Translation(language, " ".join(title.split()), str(body or "").strip("\n"), Location(rel, 1)), []
+
+
+def with_translations(
+    entries: Iterable[Entry], root: Path, *, every_file: bool = False
+) -> tuple[list[Entry], list[Problem]]:
+    """``entries`` with the translations of their ``NAME.LANG.md`` files attached, and the problems found.
+
+    A translation file whose original ``NAME.md`` does not exist is a problem; so is one that carries a field
+    other than title and body. ``every_file`` reads every translation file (``thisday check``), not only those
+    of ``entries``.
+    """
+    entries = list(entries)
+    files = scan_translation_files(root) if root.is_dir() else []
+    by_original: dict[str, list[tuple[str, str]]] = {}
+    problems: list[Problem] = []
+    for rel, original, code in files:
+        if not (root / original).is_file():
+            problems.append(
+                Problem(
+                    Location(rel, 1),
+                    f"translation of {original}, which does not exist: rename it after its entry (NAME.{code}.md "
+                    "beside NAME.md) or delete it",
+                )
+            )
+            continue
+        by_original.setdefault(original, []).append((rel, code))
+    wanted = {e.location.path for e in entries} if not every_file else set(by_original)
+    read: dict[str, list[Translation]] = {}
+    for original in sorted(wanted & set(by_original)):
+        for rel, code in by_original[original]:
+            translation, found = read_translation(root, rel, code)
+            problems.extend(found)
+            if translation is not None:
+                read.setdefault(original, []).append(translation)
+    result = [
+        dataclasses.replace(e, translations=(*e.translations, *read[e.location.path]))
+        if e.location.path in read
+        else e
+        for e in entries
+    ]
+    return result, problems
+
+
+# ---------------------------------------------------------------------------------------------
 # Trees
 
 
 def is_entry_name(name: str) -> bool:
-    """Whether a file of this name is an entry file (README.md, dotfiles and _private files are not)."""
+    """Whether a file of this name is an entry file (README.md, dotfiles, _private files and translations
+    ``NAME.LANG.md`` are not)."""
     lower = name.lower()
-    return lower.endswith(ENTRY_SUFFIXES) and lower != "readme.md" and not name.startswith((".", "_"))
+    return (
+        lower.endswith(ENTRY_SUFFIXES)
+        and lower != "readme.md"
+        and not name.startswith((".", "_"))
+        and translation_name(name) is None
+    )
 
 
 def scan_tree(root: Path) -> tuple[list[tuple[str, str]], list[Problem]]:

@@ -25,16 +25,17 @@ from collections.abc import Sequence
 
 from feedgen.feed import FeedGenerator
 
+from . import i18n
 from .config import FeedSettings, Settings
-from .dates import format_day
 from .site import (
     MEDIA_TYPES,
     SiteRenderer,
     feed_description,
+    feed_language,
     feed_title,
     feed_url,
 )
-from .views import DayView, base_url
+from .views import DayView, base_url, language_folder
 
 GENERATOR = "thisday"
 
@@ -70,11 +71,13 @@ def day_title(day: DayView) -> str:
 
     The day's date never stands alone beside a past event, which would read as if it happened this year.
     """
+    lang = i18n.language(day.language)
     lead = day.entries[0]
-    when = f"on this day in {lead.year}" if lead.year else "on this day"
-    title = f"{format_day(day.on)}: {when}, {lead.title}"
+    when = lang.gettext("on this day in {year}").format(year=lead.year) if lead.year else lang.gettext("on this day")
+    title = lang.gettext("{day}: {when}, {title}").format(day=day.heading, when=when, title=lead.title)
     if len(day.entries) > 1:
-        title += f", and {len(day.entries) - 1} more"
+        more = len(day.entries) - 1
+        title += lang.ngettext(", and {n} more", ", and {n} more", more).format(n=lang.number(more))
     return title
 
 
@@ -99,8 +102,9 @@ def _generator(settings: Settings, feed: FeedSettings, fmt: str, now: datetime.d
     fg.author(author)
     # RSS takes its channel <link> from the last link added: the self link first, the site last.
     fg.link(href=feed_url(settings, feed, fmt), rel="self", type=MEDIA_TYPES[fmt])
-    fg.link(href=base_url(settings), rel="alternate", type="text/html")
-    fg.language(site.language)
+    language = feed_language(settings, feed)
+    fg.link(href=base_url(settings) + language_folder(settings, language), rel="alternate", type="text/html")
+    fg.language(language)
     fg.generator(GENERATOR)
     fg.updated(now)
     return fg

@@ -17,6 +17,7 @@ character offsets in the file, and the item is read and validated when a command
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import hashlib
 import os
@@ -37,6 +38,7 @@ from .entries import (
     scan_tree,
     validate,
     validate_json_item,
+    with_translations,
 )
 from .errors import EntryError
 from .index import CalendarIndex
@@ -500,6 +502,30 @@ def load_days(
 
     When the state folder cannot hold an index (read-only, say), the tree is read in full instead: slower, same result.
     """
+    return _translated(_load_days(entries_root, state_dir, days, policy, check=check), entries_root, check)
+
+
+def _translated(loaded: Loaded, root: Path, every_file: bool) -> Loaded:
+    """``loaded`` with each entry's translation files (``NAME.LANG.md``) attached, and their problems."""
+    index = loaded.index
+    entries = [e for group in index.by_day.values() for e in group]
+    entries += [*index.moveable, *(e for group in index.by_month.values() for e in group), *index.undated]
+    translated, problems = with_translations(entries, root, every_file=every_file)
+    if not problems and all(a is b for a, b in zip(entries, translated, strict=True)):
+        return loaded
+    return dataclasses.replace(
+        loaded, index=CalendarIndex.build(translated), problems=(*loaded.problems, *problems)
+    )
+
+
+def _load_days(
+    entries_root: Path,
+    state_dir: Path,
+    days: Iterable[datetime.date] | None,
+    policy: Feb29Policy,
+    *,
+    check: bool = False,
+) -> Loaded:
     try:
         store = IndexStore(store_path(state_dir, entries_root), entries_root)
     except (OSError, sqlite3.Error):

@@ -93,6 +93,16 @@ class Location:
 
 
 @dataclass(frozen=True)
+class Translation:
+    """An entry's title and body in another language (dates, kind, tags and sources are the entry's own)."""
+
+    language: str
+    title: str
+    body: str
+    location: Location
+
+
+@dataclass(frozen=True)
 class Entry:
     """One dated history entry, validated.
 
@@ -126,6 +136,12 @@ class Entry:
         if self.publish_after is not None and on <= self.publish_after:
             return f"embargoed until {self.publish_after.isoformat()}"
         return None
+    translations: tuple[Translation, ...] = ()
+    """The title and body in other languages (``NAME.LANG.md`` beside a Markdown entry, ``translations:``)."""
+
+    def translation(self, language: str) -> Translation | None:
+        """The entry's translation into ``language``, if it has one."""
+        return next((t for t in self.translations if t.language == language), None)
 
 
 @dataclass(frozen=True)

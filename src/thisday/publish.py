@@ -18,8 +18,8 @@ from .errors import PublishError
 from .feeds import build_feed, window
 from .index import CalendarIndex
 from .selection import day_selection
-from .site import FEED_FORMATS, SiteRenderer, feed_path, published_feeds
-from .views import Views, day_path
+from .site import FEED_FORMATS, SiteRenderer, feed_language, feed_path, published_feeds
+from .views import Views, day_path, language_folder, site_languages
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -80,25 +80,44 @@ def render_site(
     views = views or Views(settings)
     renderer = SiteRenderer.create(settings, views)
     site_days = site_window(settings, on, days)
-    pages = {d: views.day(day_selection(index, d, settings)) for d in site_days}
+    selections = {d: day_selection(index, d, settings) for d in site_days}
+    pages = {d: views.day(selections[d]) for d in site_days}
+    # each other site language: the same pages in its folder (de/days/..., de/index.html)
+    translated = {
+        code: (Views(settings, code), language_folder(settings, code)) for code in site_languages(settings)[1:]
+    }
     for d in reversed(site_days):
         if only in (None, day_path(d)):
             yield day_path(d), renderer.day_page(pages[d], site_days)
+        for lang_views, folder in translated.values():
+            if only in (None, folder + day_path(d)):
+                yield folder + day_path(d), renderer.day_page(lang_views.day(selections[d]), site_days)
+    feed_views: dict[tuple[str, str], Views] = {}
     for feed in published_feeds(settings):
         if only is not None and only not in (feed_path(feed, fmt) for fmt in FEED_FORMATS):
             continue
         feed_days = window(on, days or feed.days)
-        if not feed.kinds and not feed.tags:
+        code = feed_language(settings, feed)
+        if code == settings.site.language:
+            fviews = views
+        else:
+            fviews = feed_views.setdefault(
+                (code, feed.untranslated), Views(settings, code, untranslated=feed.untranslated)
+            )
+        if not feed.kinds and not feed.tags and fviews is views:
             selected = [pages[d] for d in feed_days]
         else:
             selected = [
-                views.day(day_selection(index, d, settings, kinds=feed.kinds, tags=feed.tags)) for d in feed_days
+                fviews.day(day_selection(index, d, settings, kinds=feed.kinds, tags=feed.tags)) for d in feed_days
             ]
         for fmt in FEED_FORMATS:
             if only in (None, feed_path(feed, fmt)):
                 yield feed_path(feed, fmt), build_feed(settings, feed, selected, now, fmt, renderer)
     if only in (None, "index.html"):
         yield "index.html", renderer.index_page(pages[on], site_days)
+    for lang_views, folder in translated.values():
+        if only in (None, folder + "index.html"):
+            yield folder + "index.html", renderer.index_page(lang_views.day(selections[on]), site_days)
 
 
 def build_site(

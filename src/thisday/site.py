@@ -12,16 +12,17 @@ The site's layout is fixed here and nowhere else: ``index.html``, ``days/YYYY-MM
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import jinja2
 
-from . import templates
+from . import i18n, templates
 from .config import FeedSettings, Settings
-from .dates import format_day
-from .views import DayView, Views, base_url, day_path
+from .model import Kind
+from .views import DayView, Views, base_url, day_path, day_url, language_folder, site_languages
 
 FEED_FORMATS = ("atom", "rss")
 MEDIA_TYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml", "html": "text/html"}
@@ -49,6 +50,32 @@ def feed_url(settings: Settings, feed: FeedSettings, fmt: str) -> str:
     return base_url(settings) + feed_path(feed, fmt)
 
 
+def feed_language(settings: Settings, feed: FeedSettings) -> str:
+    """The language a feed is written in: its own ``language``, else ``site.language``."""
+    return feed.language or settings.site.language
+
+
+@dataclass(frozen=True)
+class Alternate:
+    """A page in another language (``<link rel="alternate" hreflang>``)."""
+
+    language: str
+    url: str
+
+
+def alternates(settings: Settings, day: datetime.date | None) -> tuple[Alternate, ...]:
+    """The same page in every site language (a day's page, or the index for ``None``), then ``x-default`` (the
+    default language's); empty with one language."""
+    codes = site_languages(settings)
+    if len(codes) < 2:
+        return ()
+    if day is None:
+        found = tuple(Alternate(c, base_url(settings) + language_folder(settings, c)) for c in codes)
+    else:
+        found = tuple(Alternate(c, day_url(settings, day, language=c)) for c in codes)
+    return (*found, Alternate("x-default", found[0].url))  # readers of any other language get the default
+
+
 def feed_title(settings: Settings, feed: FeedSettings) -> str:
     """The feed's own title, else the site's (with the feed's name when the feed is filtered)."""
     if feed.title:
@@ -63,9 +90,20 @@ def feed_description(settings: Settings, feed: FeedSettings) -> str:
         return feed.description
     if not feed.kinds and not feed.tags:
         return settings.site.description
-    kinds = " and ".join(f"{k.value}s" for k in feed.kinds) or "entries"
-    tags = f" tagged {' or '.join(feed.tags)}" if feed.tags else ""
-    return f"{settings.site.description} Only {kinds}{tags}."
+    lang = i18n.language(feed_language(settings, feed))
+    names = {
+        Kind.EVENT: lang.gettext("events"),
+        Kind.BIRTH: lang.gettext("births"),
+        Kind.DEATH: lang.gettext("deaths"),
+        Kind.OBSERVANCE: lang.gettext("observances"),
+    }
+    what = functools.reduce(
+        lambda a, b: lang.gettext("{a} and {b}").format(a=a, b=b), (names[k] for k in feed.kinds)
+    ) if feed.kinds else lang.gettext("entries")
+    if feed.tags:
+        tags = functools.reduce(lambda a, b: lang.gettext("{a} or {b}").format(a=a, b=b), feed.tags)
+        what = lang.gettext("{what} tagged {tags}").format(what=what, tags=tags)
+    return lang.gettext("{description} Only {what}.").format(description=settings.site.description, what=what)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,9 +152,15 @@ class SiteRenderer:
         return cls(settings, templates.environment(settings.templates, settings.source), views or Views(settings))
 
     def _render(self, name: str, **context: Any) -> str:
-        return templates.render(
-            self.env, f"site/{name}", {"site": self.settings.site, "subscribe": self.settings.digest.subscribe, **context}
-        )
+        day = context.get("day")
+        code = day.language if isinstance(day, DayView) else self.settings.site.language
+        values = {
+            "site": self.settings.site,
+            "subscribe": self.settings.digest.subscribe,
+            **i18n.language(code).template_values(),
+            **context,
+        }
+        return templates.render(self.env, f"site/{name}", values)
 
     def day_item_html(self, day: DayView) -> str:
         """The HTML of a feed item for a whole day (absolute links only)."""
@@ -129,6 +173,7 @@ class SiteRenderer:
     def _page(self, name: str, day: DayView, window: Sequence[datetime.date], root: str) -> bytes:
         days = sorted(window, reverse=True)
         # neighbours from the window itself (no date arithmetic, so 1 January AD 1 and 31 December 9999 work)
+        lang = i18n.language(day.language)
         at = days.index(day.on) if day.on in days else -1
         previous = days[at + 1] if 0 <= at < len(days) - 1 and (day.on - days[at + 1]).days == 1 else None
         following = days[at - 1] if at > 0 and (days[at - 1] - day.on).days == 1 else None
@@ -136,11 +181,12 @@ class SiteRenderer:
             name,
             day=day,
             root=root,
-            base_url=base_url(self.settings),
+            base_url=base_url(self.settings) + language_folder(self.settings, day.language),
             feeds=feed_links(self.settings),
-            recent=[(d, day_path(d), format_day(d)) for d in days],
-            previous=(day_path(previous), format_day(previous)) if previous else None,
-            following=(day_path(following), format_day(following)) if following else None,
+            alternates=alternates(self.settings, day.on if name == "day.html" else None),
+            recent=[(d, day_path(d), lang.day(d)) for d in days],
+            previous=(day_path(previous), lang.day(previous)) if previous else None,
+            following=(day_path(following), lang.day(following)) if following else None,
         )
         return html.encode("utf-8")
 

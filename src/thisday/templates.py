@@ -49,14 +49,23 @@ def environment(user_folder: Path | None, source: Path | None = None) -> jinja2.
             )
         folders.append(user_folder)
     folders.append(shipped_templates_dir())
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(folder) for folder in folders]),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "htm", "xml"), default=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # {% trans %} and _() translate through the language's catalog: each render passes its language's
+    # gettext/ngettext (i18n.Language.template_values); English is the default for any other render.
+    from .i18n import language
+
+    english = language()
+    env.install_gettext_callables(english.gettext, english.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(lang=english.code, lang_dir=english.direction, number=english.number)
+    return env
 
 
 def render(env: jinja2.Environment, name: str, values: Mapping[str, Any]) -> str:

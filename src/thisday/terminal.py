@@ -10,17 +10,19 @@ import calendar as _calendar
 import textwrap
 from typing import Any
 
+from . import i18n
 from .dates import MONTHS, event_year
 from .markup import without_controls as printable
 from .views import DayView, EntryView
 
 
 def entry_json(view: EntryView) -> dict[str, Any]:
+    """An entry for scripts, in the view's language (its translation's title and body when it has one)."""
     entry = view.entry
     date = entry.date
     return {
         "id": entry.id,
-        "title": entry.title,
+        "title": view.title,
         "kind": entry.kind.value,
         "year": event_year(entry),
         "years_ago": view.years_ago,
@@ -69,32 +71,40 @@ def _wrap(text: str, indent: str, width: int) -> list[str]:
 
 
 def day_text(day: DayView, width: int = 88) -> str:
-    """A readable preview: the day, then each entry with its date as displayed, years ago, tags, body and sources."""
+    """A readable preview: the day, then each entry with its date as displayed, years ago, tags, body and sources,
+    in the day view's language (``thisday preview --lang``)."""
+    lang = i18n.language(day.language)
     count = day.count
-    head = f"{day.weekday} {day.heading}: {count} {'entry' if count == 1 else 'entries'}"
+    head = lang.gettext("{day}: {entries}").format(
+        day=day.full or f"{day.weekday} {day.heading}",
+        entries=lang.ngettext("{n} entry", "{n} entries", count).format(n=lang.number(count)),
+    )
     if day.left_out:
-        head += f" ({day.left_out} more left out by the daily limit)"
+        head += lang.gettext(" ({n} more left out by the daily limit)").format(n=lang.number(day.left_out))
     lines = [head, "=" * len(head), ""]
     if not count:
-        lines.append("Nothing on this day yet. Run `thisday coverage` to see which days need entries.")
+        lines.append(lang.gettext("Nothing on this day yet. Run `thisday coverage` to see which days need entries."))
     for view in day.entries:
         marker = "★" if view.featured else "•"
         held = view.occurrence.held
         lines.append(f"{marker} {f'[{held.upper()}, not published] ' if held else ''}{view.title}")
-        facts = [view.kind, view.date_display]
+        facts = [view.kind_text, view.date_display]
         if view.years_ago is not None:
             ago = view.years_ago_text
-            facts.append(f"{ago} (round anniversary)" if view.round_anniversary else ago)
+            facts.append(lang.gettext("{ago} (round anniversary)").format(ago=ago) if view.round_anniversary else ago)
         lines.append("  " + " · ".join(facts))
         if view.note:
-            lines.append(f"  Note: {view.note}")
+            lines.append("  " + lang.gettext("Note: {note}").format(note=view.note))
         if view.tags:
-            lines.append("  Tags: " + ", ".join(view.tags))
+            lines.append("  " + lang.gettext("Tags: {tags}").format(tags=", ".join(view.tags)))
         lines.append("")
         lines.extend(_wrap(view.body_text, "  ", width))
         for source in view.sources:
-            lines.append(f"  Source: {source.title}" + (f" <{source.url}>" if source.url else ""))
-        lines.append(f"  File: {view.file}")
+            lines.append(
+                "  " + lang.gettext("Source: {source}").format(source=source.title)
+                + (f" <{source.url}>" if source.url else "")
+            )
+        lines.append("  " + lang.gettext("File: {file}").format(file=view.file))
         lines.append("")
     return printable("\n".join(lines).rstrip() + "\n")
 

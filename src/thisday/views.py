@@ -11,6 +11,7 @@ Pure: settings and selections in, frozen values out; no I/O, no clock.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import re
 import urllib.parse
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup
 
-from . import dates
+from . import dates, i18n
 from .config import Settings
 from .markup import plain_text, render_markdown
 from .model import DaySelection, Entry, Occurrence
@@ -44,10 +45,23 @@ def day_path(day: datetime.date) -> str:
     return f"days/{day.isoformat()}.html"
 
 
-def day_url(settings: Settings, day: datetime.date, anchor: str = "") -> str:
-    """The absolute permalink of a day (and of one entry on it, with ``anchor``)."""
-    url = base_url(settings) + day_path(day)
+def day_url(settings: Settings, day: datetime.date, anchor: str = "", language: str | None = None) -> str:
+    """The absolute permalink of a day (and of one entry on it, with ``anchor``), in ``language``'s folder."""
+    url = base_url(settings) + language_folder(settings, language) + day_path(day)
     return f"{url}#{anchor}" if anchor else url
+
+
+def site_languages(settings: Settings) -> tuple[str, ...]:
+    """The languages the site is published in: ``site.language`` first, then the rest of ``site.languages``."""
+    default = settings.site.language
+    return (default, *(code for code in settings.site.languages if code != default))
+
+
+def language_folder(settings: Settings, language: str | None) -> str:
+    """Where a language's pages live below the site root: '' for the default language, else ``de/``."""
+    if language is None or language == settings.site.language or language not in settings.site.languages:
+        return ""
+    return f"{language}/"
 
 
 def absolute_links(html: str, base: str, page: str) -> str:
@@ -116,6 +130,8 @@ class EntryView:
     id: str
     title: str
     kind: str
+    kind_text: str
+    """The kind's name in the view's language ('birth', 'Geburt')."""
     year: str
     """The event's year as people write it ('1942', 'AD 70', '44 BC'); empty for a rule with no first year."""
     date_display: str
@@ -142,6 +158,10 @@ class EntryView:
     output shows beside the date)."""
     held: str = ""
     """In an editor's preview only: why the entry is not published ('draft', 'embargoed until 2026-08-01')."""
+    language: str = i18n.DEFAULT_LANGUAGE
+    """The language the title and body are written in (the site's default when the entry has no translation)."""
+    lang_attrs: Markup = field(default_factory=Markup)
+    """`` lang="en" dir="ltr"`` when the entry's text is in another language than the page, else empty."""
 
     @property
     def anchor(self) -> str:
@@ -161,6 +181,12 @@ class DayView:
     url: str
     entries: tuple[EntryView, ...]
     left_out: int
+    language: str = i18n.DEFAULT_LANGUAGE
+    """The language of the day's texts (a code of :data:`thisday.i18n.LANGUAGES`)."""
+    dir: str = "ltr"
+    """'rtl' for a right-to-left language (Arabic), else 'ltr'."""
+    full: str = ""
+    """The weekday and the day as the language writes them: 'Sunday 12 July 2026', 'Sonntag, 12. Juli 2026'."""
 
     @property
     def display(self) -> str:
@@ -190,11 +216,20 @@ class _Body:
 
 
 class Views:
-    """Builds day views for one settings; keeps each rendered body, so a build renders each body once."""
+    """Builds day views for one settings, in one language; keeps each rendered body, so a build renders each
+    body once.
 
-    def __init__(self, settings: Settings) -> None:
+    ``language`` (default ``site.language``) chooses the texts: each entry's translation into it, else the
+    entry as written (``untranslated="fallback"``) or no entry at all (``untranslated="omit"``).
+    """
+
+    def __init__(
+        self, settings: Settings, language: str | None = None, *, untranslated: str = "fallback"
+    ) -> None:
         self.settings = settings
         self.base = base_url(settings)
+        self.lang = i18n.language(language or settings.site.language)
+        self.untranslated = untranslated
         self._bodies: dict[tuple[str, str], _Body] = {}
         self.renders = 0
         """How many bodies were rendered (the tests check that a build renders each once)."""
@@ -222,21 +257,46 @@ class Views:
             self._bodies[key] = found
         return found
 
+    def _text(self, entry: Entry) -> tuple[Entry, str] | None:
+        """The entry with the title and body to show, and their language; None when it is left out."""
+        default = self.settings.site.language
+        if self.lang.code == default:
+            return entry, default
+        translated = entry.translation(self.lang.code)
+        if translated is not None:
+            return dataclasses.replace(entry, title=translated.title, body=translated.body), self.lang.code
+        return (entry, default) if self.untranslated == "fallback" else None
+
+    def _note(self, occ: Occurrence) -> str:
+        """The occurrence's note in the view's language (a leap-day note is translated)."""
+        if not occ.note:
+            return ""
+        policy = self.settings.selection.feb29
+        if occ.note == i18n.language().leap_day_note(policy):
+            return self.lang.leap_day_note(policy)
+        return occ.note
+
     def entry(self, occ: Occurrence, on: datetime.date) -> EntryView:
-        entry = occ.entry
-        page = day_url(self.settings, on)
+        shown = self._text(occ.entry)
+        entry, text_language = shown if shown is not None else (occ.entry, self.settings.site.language)
+        lang = self.lang
+        page = day_url(self.settings, on, language=lang.code)
         body = self._body(entry, page)
         year = dates.event_year(entry)
+        attrs = Markup("")
+        if text_language != lang.code:
+            attrs = Markup(' lang="{}" dir="{}"').format(text_language, i18n.language(text_language).direction)
         return EntryView(
             id=entry.id,
             title=" ".join(entry.title.split()),
             kind=entry.kind.value,
-            year=dates.format_year(year) if year is not None else "",
-            date_display=occ.date_display,
+            kind_text=lang.kind(entry.kind),
+            year=lang.year(year) if year is not None else "",
+            date_display=lang.occurrence_display(entry, on) if entry.date or entry.rule else occ.date_display,
             years_ago=occ.years_ago,
-            years_ago_text=dates.format_years_ago(occ.years_ago),
+            years_ago_text=lang.years_ago(occ.years_ago),
             round_anniversary=occ.round_anniversary,
-            note=occ.note or "",
+            note=self._note(occ),
             tags=entry.tags,
             featured=entry.featured,
             sources=tuple(SourceView(s.title, s.url) for s in entry.sources),
@@ -251,17 +311,25 @@ class Views:
             occurrence=occ,
             dispute=dispute_text(entry) or "",
             held=occ.held or "",
+            language=text_language,
+            lang_attrs=attrs,
         )
 
     def day(self, selection: DaySelection) -> DayView:
         on = selection.on
+        lang = self.lang
         return DayView(
             on=on,
             iso=on.isoformat(),
-            heading=dates.format_day(on),
-            weekday=dates.weekday(on),
+            heading=lang.day(on),
+            weekday=lang.weekday(on),
             path=day_path(on),
-            url=day_url(self.settings, on),
-            entries=tuple(self.entry(o, on) for o in selection.occurrences),
+            url=day_url(self.settings, on, language=lang.code),
+            entries=tuple(
+                self.entry(o, on) for o in selection.occurrences if self._text(o.entry) is not None
+            ),
             left_out=selection.left_out,
+            language=lang.code,
+            dir=lang.direction,
+            full=lang.full_day(on),
         )

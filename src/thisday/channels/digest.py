@@ -117,18 +117,23 @@ def _store_exists(settings: Settings) -> bool:
     return (settings.state_dir / "secret").exists() or bool(os.environ.get("THISDAY_SECRET"))
 
 
-def render(selection: DaySelection, settings: Settings, store: Store | None = None) -> Digest:
+def render(
+    selection: DaySelection, settings: Settings, store: Store | None = None, *, language: str | None = None
+) -> Digest:
     """The day's digest as it goes out: with each recipient's own signed unsubscribe link when the newsletter's
     endpoints are on (``digest.subscribe``), else with ``digest.unsubscribe_url``."""
     if not settings.digest.subscribe:
-        return Digest.render(selection, settings)
+        return Digest.render(selection, settings, language=language)
     own = store is None
     store = store or open_store(settings)
     secret = store.secret
     if own:
         store.close()
     return Digest.render(
-        selection, settings, unsubscribe_for=lambda address: newsletter_unsubscribe_url(settings, secret, address)
+        selection,
+        settings,
+        language=language,
+        unsubscribe_for=lambda address: newsletter_unsubscribe_url(settings, secret, address),
     )
 
 
