@@ -370,3 +370,17 @@ def test_a_build_renders_each_body_once() -> None:
     }
     assert len(files) > 14 and len(bodies) > 3
     assert views.renders == len(bodies)
+
+
+def test_a_build_ahead_of_time_does_not_stand_in_for_the_days_scheduled_build(config: Path) -> None:
+    """`thisday build` for a day whose publish time has not come writes the files but records nothing, so the
+    daemon still builds that day when it is due; a build for a past day is recorded as that day's publication."""
+    from thisday.ledger import FEEDS_CHANNEL, Ledger
+
+    assert run(config, "build", "2099-07-12")[0] == 0
+    assert run(config, "build", "2026-07-12", "--now", NOW)[0] == 0
+    state = Path(os.environ["THISDAY_STATE_DIR"])
+    with Ledger.from_settings(load_settings(config, state_dir=state)) as ledger:
+        assert ledger.get(datetime.date(2099, 7, 12), FEEDS_CHANNEL) is None
+        done = ledger.get(datetime.date(2026, 7, 12), FEEDS_CHANNEL)
+        assert done is not None and done.status.value == "done"

@@ -66,6 +66,10 @@ def test_values_and_relative_paths(tmp_path: Path) -> None:
         ("[selection]\nlimit = " + "9" * 5000, "not a usable config file"),
         ("x = " + "[" * 1000 + "]" * 1000, "nested too deeply"),
         ("[site]\nbase_url = \"https://exa mple.org/\"", "site.base_url must be an absolute http(s) URL"),
+        ("[site]\nbase_url = 'https://example.org/a\"b/'", "site.base_url must be an absolute http(s) URL"),
+        ('[daemon]\nledger_url = "sqlite://"', "in-memory database"),
+        ("[daemon]\ncatch_up_days = 800000", "daemon.catch_up_days must be between 0 and 3660"),
+        ('[[feeds]]\nname = "x"\ndays = 800000', "days must be between 1 and 3660"),
     ],
 )
 def test_mistakes_are_explained(tmp_path: Path, text: str, fragment: str) -> None:

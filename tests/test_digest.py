@@ -400,3 +400,14 @@ def test_a_prepared_message_is_the_same_message_for_each_recipient(unsubscribe: 
         assert part(fast, "html") == part(whole, "html")
         assert address in str(fast["To"])
         assert all(len(line) <= 998 for line in digest.message_bytes(prepared, NOW, address).split(b"\r\n"))
+
+
+def test_no_entry_can_carry_the_recipients_address_or_link() -> None:
+    """Text in an entry that looks like the per-recipient markers of any rendering stays as written: the
+    recipient's address and unsubscribe link appear only where the templates put them."""
+    digest = Digest.render(selection_on(DAY), settings())
+    recipient_mark, unsubscribe_mark = digest.marks
+    body = f"Write to {recipient_mark} or see [the archive]({unsubscribe_mark})."
+    again = Digest.render(DaySelection(DAY, (entry("Marked", body=body, featured=True),)), settings())
+    text = again.parts_for("alice@example.net").text
+    assert recipient_mark in text and "alice@example.net" not in text.split("Marked", 1)[1].split("--", 1)[0]

@@ -342,3 +342,64 @@ def test_send_command_records_each_recipient_and_test_sends_are_not_recorded(
         assert ledger.get(DAY, digest_channel("me@example.org")) is None
         done = ledger.get(DAY, digest_channel("a@example.org"))
         assert done is not None and done.status is Status.DONE
+
+
+class RefusesMessages(Recorder):
+    """Answers the end of DATA with ``reply`` for the first ``times`` messages, then accepts."""
+
+    def __init__(self, reply: str, times: int = 10**6) -> None:
+        super().__init__()
+        self.reply = reply
+        self.times = times
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.times > 0:
+            self.times -= 1
+            return self.reply
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_message_refused_after_its_data_is_not_recorded_as_sent(smtp_server: ServerFactory, ledger: Ledger) -> None:
+    """A 554 at the end of DATA (a content filter) means the recipient got nothing: the outcome is refused for the
+    day, never 'sent', and the address is not treated as gone (nobody is suppressed)."""
+    handler = RefusesMessages("554 5.7.1 Message rejected as spam")
+    cfg = make_settings(smtp_server(handler))
+    report = send_digest(selection(cfg), cfg, ["a@example.org"], clock=clock, ledger=ledger)
+    (delivery,) = report.deliveries
+    assert delivery.status == FAILED and delivery.permanent and not delivery.address_refused
+    assert "554" in delivery.detail and handler.messages == []
+    row = ledger.get(DAY, digest_channel("a@example.org"))
+    assert row is not None and row.status is Status.REFUSED
+
+
+def test_a_temporary_refusal_of_the_data_is_retried_and_delivered_once(
+    smtp_server: ServerFactory, ledger: Ledger
+) -> None:
+    """A 451 at the end of DATA is temporary: the message is tried again, arrives once, and the ledger says done."""
+    handler = RefusesMessages("451 4.7.1 Greylisted, try again", times=1)
+    cfg = make_settings(smtp_server(handler))
+    report = send_digest(selection(cfg), cfg, ["a@example.org"], clock=clock, ledger=ledger)
+    assert [d.status for d in report.deliveries] == [SENT]
+    assert handler.recipients() == ["a@example.org"]
+    row = ledger.get(DAY, digest_channel("a@example.org"))
+    assert row is not None and row.status is Status.DONE
+
+
+def test_a_refused_sender_stops_the_send_and_refuses_nobody(smtp_server: ServerFactory, ledger: Ledger) -> None:
+    """A 553 to MAIL FROM is the sender's problem, not the recipients': the send stops with one line naming the
+    settings to fix, and no recipient is recorded as refused (a later run sends to everyone)."""
+
+    class RefusesSender(Recorder):
+        async def handle_MAIL(
+            self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+        ) -> str:
+            return "553 5.7.1 Sender address rejected"
+
+    cfg = make_settings(smtp_server(RefusesSender()), connections=1)
+    with pytest.raises(PublishError, match=r"refused the sender .*digest\.sender and digest\.return_path"):
+        send_digest(selection(cfg), cfg, ["a@example.org", "b@example.org"], clock=clock, ledger=ledger)
+    assert all(r.status is not Status.REFUSED for r in ledger.records(DAY))
+    handler = Recorder()
+    cfg = make_settings(smtp_server(handler))
+    again = send_digest(selection(cfg), cfg, ["a@example.org", "b@example.org"], clock=clock, ledger=ledger)
+    assert [d.status for d in again.deliveries] == [SENT, SENT]

@@ -527,8 +527,10 @@ def build(app: AppContext, date: str | None, days: int | None, now_text: str | N
 
     with Ledger.from_settings(app.settings) as ledger:
         run = Run(app.settings, ledger, now, load, hooks=Hooks(after_file=_stall_hook()))
-        # recorded in the ledger like the daemon's build, so the cron way reads as published in `thisday status`
-        report = FeedsChannel().publish(run, on, [on], window=days, force=True)
+        # recorded in the ledger like the daemon's build (so the cron way reads as published in `thisday status`),
+        # but only once the day is due: a build ahead of time must not stand in for the day's scheduled build
+        due = [on] if on <= run.daily.last_due_day(app.now()) else []
+        report = FeedsChannel().publish(run, on, due, window=days, force=True)
     if report.errors:
         raise PublishError(report.errors[0].split(": ", 1)[1])
     if not report.published:

@@ -362,13 +362,19 @@ def validate(settings: Settings, where: str) -> Settings:
             )
         if names.count(feed.name) > 1:
             raise ConfigError(f"{where}: two feeds are named {feed.name!r}; feed names must differ")
-        if feed.days < 1:
-            raise ConfigError(f"{where}: feeds.{feed.name}.days must be at least 1")
-    if not re.fullmatch(r"https?://[^\s/?#]+(?:/[^\s]*)?", settings.site.base_url):
+        if not 1 <= feed.days <= 3660:
+            raise ConfigError(f"{where}: feeds.{feed.name}.days must be between 1 and 3660")
+    if not re.fullmatch(r"https?://[^\s/?#\"<>\\]+(?:/[^\s\"<>\\]*)?", settings.site.base_url):
         raise ConfigError(f"{where}: site.base_url must be an absolute http(s) URL such as https://example.org/")
     _check_languages(settings, where)
-    if settings.daemon.catch_up_days < 0:
-        raise ConfigError(f"{where}: daemon.catch_up_days must be 0 or more")
+    if not 0 <= settings.daemon.catch_up_days <= 3660:
+        raise ConfigError(f"{where}: daemon.catch_up_days must be between 0 and 3660 (ten years)")
+    ledger_url = settings.daemon.ledger_url.strip()
+    if ledger_url.startswith("sqlite") and ledger_url.rstrip("/").endswith((":", ":memory:", "sqlite:")):
+        raise ConfigError(
+            f"{where}: daemon.ledger_url {ledger_url!r} is an in-memory database, forgotten at exit: name a file "
+            "(sqlite:///path/ledger.sqlite) or leave it empty for the default"
+        )
     smtp = settings.smtp
     if not 0 < smtp.port < 65536:
         raise ConfigError(f"{where}: smtp.port must be between 1 and 65535, not {smtp.port}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import html as _html
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.headerregistry import Address
@@ -46,10 +47,12 @@ TEMPLATE_NAMES = ("email/subject.txt", "email/body.txt", "email/body.html")
 DigestParts = Parts
 """The rendered digest before it becomes a message: subject (one line), plain text and inlined HTML."""
 
-RECIPIENT_MARK = "thisday-recipient-d41d8cd9"
-UNSUBSCRIBE_MARK = "https://thisday.invalid/unsubscribe-d41d8cd9"
-"""Markers rendered in place of the per-recipient values, filled in per message (letters, digits and URL
-characters that no escaping, CSS inlining or template filter changes)."""
+def _marks() -> tuple[str, str]:
+    """Markers rendered in place of the per-recipient values (the address, the unsubscribe URL) and filled in per
+    message: letters, digits and URL characters that no escaping, CSS inlining or template filter changes, new
+    for every rendering, so that no entry can carry one."""
+    token = secrets.token_hex(12)
+    return f"thisday-recipient-{token}", f"https://thisday.invalid/unsubscribe-{token}"
 _META_CHARSET = re.compile(r'<meta charset="?utf-8"?\s*/?>', re.IGNORECASE)
 
 
@@ -125,6 +128,8 @@ class Digest:
     label: str
     unsubscribe_for: Callable[[str], str] | None = None
     """Each recipient's own unsubscribe URL (the newsletter's signed link); else ``digest.unsubscribe_url``."""
+    marks: tuple[str, str] = ("", "")
+    """The markers (recipient, unsubscribe URL) this rendering used."""
 
     @classmethod
     def render(
@@ -144,12 +149,13 @@ class Digest:
         env = env or template_environment(settings)
         day = selection if isinstance(selection, DayView) else Views(settings, language).day(selection)
         has_link = bool(settings.digest.unsubscribe_url.strip()) or unsubscribe_for is not None
-        marker = UNSUBSCRIBE_MARK if has_link else ""
-        values = context(day, settings, RECIPIENT_MARK, marker)
+        recipient_mark, unsubscribe_mark = _marks()
+        marker = unsubscribe_mark if has_link else ""
+        values = context(day, settings, recipient_mark, marker)
         subject = " ".join(without_controls(templates.render(env, "email/subject.txt", values)).split())
         if not subject:
             raise PublishError("email/subject.txt rendered an empty subject; put the date in it")
-        if RECIPIENT_MARK in subject or UNSUBSCRIBE_MARK in subject:
+        if recipient_mark in subject or unsubscribe_mark in subject:
             raise PublishError("email/subject.txt shows the recipient: keep the subject the same for everyone")
         values["subject"] = subject
         text = templates.render(env, "email/body.txt", values)
@@ -158,7 +164,15 @@ class Digest:
         text = "\n".join(line if line == "-- " else line.rstrip() for line in lines) + "\n"  # keep the sig dash
         sender = parse_address(settings.digest.sender, "digest.sender")
         label = list_label(settings.digest.list_id, sender)
-        return cls(settings, day, Parts(subject, text, _inline_css(html)), sender, label, unsubscribe_for)
+        return cls(
+            settings,
+            day,
+            Parts(subject, text, _inline_css(html)),
+            sender,
+            label,
+            unsubscribe_for,
+            (recipient_mark, unsubscribe_mark),
+        )
 
     def unsubscribe_url(self, recipient: str) -> str:
         """``recipient``'s unsubscribe URL ('' when there is none)."""
@@ -169,9 +183,10 @@ class Digest:
     def parts_for(self, recipient: str) -> Parts:
         """The parts with ``recipient``'s address and unsubscribe URL filled in ('' for undisclosed)."""
         url = self.unsubscribe_url(recipient)
-        text = self.parts.text.replace(UNSUBSCRIBE_MARK, url).replace(RECIPIENT_MARK, recipient)
-        html = self.parts.html.replace(UNSUBSCRIBE_MARK, _html.escape(url)).replace(
-            RECIPIENT_MARK, _html.escape(recipient)
+        recipient_mark, unsubscribe_mark = self.marks
+        text = self.parts.text.replace(unsubscribe_mark, url).replace(recipient_mark, recipient)
+        html = self.parts.html.replace(unsubscribe_mark, _html.escape(url)).replace(
+            recipient_mark, _html.escape(recipient)
         )
         return Parts(self.parts.subject, text, html)
 
@@ -214,16 +229,19 @@ class Digest:
             except ValueError as exc:
                 raise PublishError(str(exc)) from None
         recipient = address.addr_spec if address is not None else ""
-        return assemble(
-            self.parts_for(recipient),
-            sender=self.sender,
-            to=address,
-            date=now,
-            message_id=message_id(self.day.on, self.label, recipient or None, test=test),
-            list_id=list_id_header(self.settings.digest.list_id, self.settings.site.title, self.label),
-            unsubscribe_url=self.unsubscribe_url(recipient),
-            language=self.day.language,
-        )
+        try:
+            return assemble(
+                self.parts_for(recipient),
+                sender=self.sender,
+                to=address,
+                date=now,
+                message_id=message_id(self.day.on, self.label, recipient or None, test=test),
+                list_id=list_id_header(self.settings.digest.list_id, self.settings.site.title, self.label),
+                unsubscribe_url=self.unsubscribe_url(recipient),
+                language=self.day.language,
+            )
+        except ValueError as exc:  # a header value no message may carry
+            raise PublishError(f"cannot address the digest to {recipient or 'undisclosed recipients'}: {exc}") from None
 
 
 def render_parts(

@@ -301,7 +301,10 @@ class Ledger:
 
     def mark_sending(self, claim: Claim, now: datetime.datetime) -> bool:
         """Record that the message is being handed to the server now. False when the claim was lost."""
-        return self._update_held(claim, (Status.CLAIMED,), status=Status.SENDING.value, claimed_at=_utc(now))
+        # SENDING too: a retry after a temporary refusal of the data marks it again
+        return self._update_held(
+            claim, (Status.CLAIMED, Status.SENDING), status=Status.SENDING.value, claimed_at=_utc(now)
+        )
 
     def mark_done(self, claim: Claim, now: datetime.datetime, detail: str = "") -> bool:
         """Record that the claimed publication went out. False when the claim was taken over meanwhile."""

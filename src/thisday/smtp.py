@@ -46,6 +46,8 @@ class Delivery:
     """For a failure: the server refused for good (5xx), so retrying will not help without a change."""
     settled: bool = False
     """For a skip: the ledger already shows this recipient served, refused or uncertain for the day."""
+    address_refused: bool = False
+    """For a permanent failure: the server refused the address itself (a 5xx to RCPT), not the message."""
 
 
 class _Temporary(Exception):
@@ -70,6 +72,8 @@ class _Permanent(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.recipient = False
+        """The server refused the recipient's address (RCPT), not the message."""
 
 
 def _reply(code: int, message: bytes | str) -> str:
@@ -211,11 +215,19 @@ class Mailer:
                 code, reply = conn.mail(sender)
             if code != 250:
                 self._reset(conn)
+                if 500 <= code < 600:  # the sender itself is refused: no recipient will get anything
+                    raise PublishError(
+                        f"SMTP server {self._where()} refused the sender {sender!r} ({_reply(code, reply)}): "
+                        "check digest.sender and digest.return_path"
+                    )
                 raise _classify(code, reply)
             code, reply = conn.rcpt(recipient)
             if code not in (250, 251):
                 self._reset(conn)
-                raise _classify(code, reply)
+                error = _classify(code, reply)
+                if isinstance(error, _Permanent):
+                    error.recipient = True  # the address itself is refused (no such user...)
+                raise error
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
             raise _Temporary(f"connection to {self._where()} lost: {exc}") from None
@@ -223,7 +235,7 @@ class Mailer:
             self._reset(conn)
             return False
         try:
-            conn.data(data)
+            code, reply = conn.data(data)
         except smtplib.SMTPDataError as exc:
             self._reset(conn)
             raise _classify(exc.smtp_code, exc.smtp_error) from None
@@ -235,6 +247,9 @@ class Mailer:
             raise _Ambiguous(
                 f"connection to {self._where()} lost after the message was sent, before the server's reply: {exc}"
             ) from None
+        if code != 250:  # the server refused the message itself (content, size, greylisting...)
+            self._reset(conn)
+            raise _classify(code, reply)
         return True
 
     def send(
@@ -258,7 +273,9 @@ class Mailer:
                 went = self._attempt(data, sender, recipient, before_data)
             except _Permanent as exc:
                 self.unreachable = ""
-                return Delivery(recipient, FAILED, exc.detail, attempt, permanent=True)
+                return Delivery(
+                    recipient, FAILED, exc.detail, attempt, permanent=True, address_refused=exc.recipient
+                )
             except _Ambiguous as exc:
                 self.unreachable = ""
                 return Delivery(recipient, UNCERTAIN, exc.detail, attempt)

@@ -230,7 +230,7 @@ class Views:
         self.base = base_url(settings)
         self.lang = i18n.language(language or settings.site.language)
         self.untranslated = untranslated
-        self._bodies: dict[tuple[str, str], _Body] = {}
+        self._bodies: dict[tuple[str, str, str], _Body] = {}
         self.renders = 0
         """How many bodies were rendered (the tests check that a build renders each once)."""
 
@@ -242,7 +242,7 @@ class Views:
         return Markup(_IMG_WITHOUT_ALT.sub('<img alt=""', html))
 
     def _body(self, entry: Entry, page: str) -> _Body:
-        key = (entry.id, entry.body)
+        key = (entry.id, entry.body, page)  # bare #anchors resolve against the page the body is on
         found = self._bodies.get(key)
         if found is None:
             self.renders += 1

@@ -245,7 +245,7 @@ def send_digest(
                 else:
                     data = digest.message_bytes(prepared, now, address)
                     delivery = _send_held(ledger, mailer, day, address, data, sender, clock, force)
-                if store is not None and ledger is not None and delivery.status == FAILED and delivery.permanent:
+                if store is not None and ledger is not None and delivery.address_refused:
                     with lock:
                         subscribers.suppress(store, address, f"refused at send time: {delivery.detail}", clock())
                 with lock:  # a hook that stops here (the test switches) holds every worker after its message

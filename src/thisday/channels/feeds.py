@@ -36,7 +36,8 @@ class FeedsChannel:
         window: int | None = None,
         force: bool = False,
     ) -> ChannelReport:
-        """Build the site for ``on`` and record each of ``days`` as published (``force``: even if done)."""
+        """Build the site for ``on`` and record each of ``days`` as published (``force``: even if done); with no
+        ``days``, build without recording anything (a day whose publish time has not come yet)."""
         report = ChannelReport(self.name)
         with contextlib.ExitStack() as stack:
             held: list[Hold] = []
@@ -44,7 +45,7 @@ class FeedsChannel:
                 hold = stack.enter_context(run.ledger.hold(day, FEEDS_CHANNEL, run.stamp, force=force))
                 if hold is not None:
                     held.append(hold)
-            if not held:
+            if days and not held:
                 return report
             try:
                 loaded = run.load(site_window(run.settings, on, window))
@@ -59,6 +60,8 @@ class FeedsChannel:
             for hold in held:
                 hold.done(f"site built for {on.isoformat()} ({len(written)} files)")
                 report.published.append(hold.day)
+            if not days:
+                report.published.append(on)
             report.lines.append(f"wrote {len(written)} files to {run.settings.feeds_dir}")
             log.info(
                 "%s: feeds: published %d files (days %s)",
