@@ -33,6 +33,10 @@ class SiteSettings:
     author: str = "thisday"
     author_email: str = ""
     language: str = "en"
+    websub_hub: str = ""
+    """A WebSub hub (``https://hub.example/``): feeds then carry ``rel="hub"`` links and each change is pinged."""
+    calendar_years: int = 10
+    """How many years (from the build's year) the calendars and the day API list moveable observances for."""
 
 
 @dataclass(frozen=True)
@@ -246,6 +250,11 @@ def validate(settings: Settings, where: str) -> Settings:
             raise ConfigError(f"{where}: feeds.{feed.name}.days must be at least 1")
     if not re.fullmatch(r"https?://[^\s/?#]+(?:/[^\s]*)?", settings.site.base_url):
         raise ConfigError(f"{where}: site.base_url must be an absolute http(s) URL such as https://example.org/")
+    hub = settings.site.websub_hub
+    if hub and not re.fullmatch(r"https?://[^\s/?#]+(?:/[^\s]*)?", hub):
+        raise ConfigError(f"{where}: site.websub_hub must be an absolute http(s) URL such as https://hub.example/, or empty")
+    if not 1 <= settings.site.calendar_years <= 100:
+        raise ConfigError(f"{where}: site.calendar_years must be between 1 and 100, not {settings.site.calendar_years}")
     if settings.daemon.catch_up_days < 0:
         raise ConfigError(f"{where}: daemon.catch_up_days must be 0 or more")
     smtp = settings.smtp

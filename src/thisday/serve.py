@@ -4,8 +4,9 @@ Starlette's :class:`~starlette.staticfiles.StaticFiles` under uvicorn does the H
 ``Last-Modified`` with ``304 Not Modified`` for conditional requests, ``HEAD``, ranges, and no way out of the
 folder (``..``, encoded slashes and symlinks that lead outside all end in 404). On top of it, this module only:
 
-- gives feeds their media types (``application/atom+xml``, ``application/rss+xml``; pages ``text/html``),
-  all with ``charset=utf-8``;
+- gives feeds their media types (``application/atom+xml``, ``application/rss+xml``, JSON Feeds
+  ``application/feed+json``, calendars ``text/calendar``, the day API ``application/json``; pages
+  ``text/html``), all with ``charset=utf-8``;
 - refuses dotfiles (``.onthisday.atom.123.tmp`` left by a killed build, ``.git``);
 - compresses with gzip when the client asks (Starlette's ``GZipMiddleware``), and sends ``ETag`` values
   weak (as nginx does for compressed answers), since the compressed bytes differ from the file's.
@@ -34,7 +35,11 @@ CONTENT_TYPES = {
     ".rss": "application/rss+xml; charset=utf-8",
     ".html": "text/html; charset=utf-8",
     ".xml": "application/xml; charset=utf-8",
+    ".json": "application/feed+json; charset=utf-8",
+    ".ics": "text/calendar; charset=utf-8",
 }
+API_CONTENT_TYPE = "application/json; charset=utf-8"
+"""The day API's files (``api/...json``); other ``.json`` files are JSON Feeds."""
 
 
 class FeedFiles(StaticFiles):
@@ -50,9 +55,22 @@ class FeedFiles(StaticFiles):
     ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
         content_type = CONTENT_TYPES.get(Path(full_path).suffix.lower())
+        if content_type and Path(full_path).suffix.lower() == ".json" and _in_api(full_path, self.directory):
+            content_type = API_CONTENT_TYPE
         if content_type and isinstance(response, FileResponse):
             response.headers["content-type"] = content_type
         return response
+
+
+def _in_api(full_path: PathLike, directory: PathLike | None) -> bool:
+    """Whether a served file lies in the day API folder (``api/``) of the served folder."""
+    if directory is None:
+        return False
+    try:
+        relative = Path(os.path.realpath(full_path)).relative_to(os.path.realpath(directory))
+    except ValueError:
+        return False
+    return relative.parts[:1] == ("api",)
 
 
 class WeakETags:
