@@ -14,9 +14,9 @@ from pathlib import Path
 import icalendar
 import pytest
 import recurring_ical_events
+
 from test_feeds import NOW, ON, hostile_tree, index_of, settings_for
 from test_jsonfeed import BROKEN
-
 from thisday.calendarfeed import build_calendar
 from thisday.config import FeedSettings, SelectionSettings, Settings
 from thisday.index import CalendarIndex

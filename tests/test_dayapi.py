@@ -13,9 +13,9 @@ from typing import Any
 
 import jsonschema
 import pytest
+
 from test_feeds import NOW, ON, hostile_tree, index_of, settings_for
 from test_jsonfeed import BROKEN
-
 from thisday.config import SelectionSettings, Settings
 from thisday.dayapi import evergreen_entries, historic_year, schema
 from thisday.model import Feb29Policy

@@ -15,8 +15,8 @@ from typing import Any
 import jsonschema
 import pytest
 from lxml import etree  # type: ignore[import-untyped]
-from test_feeds import ATOM, NOW, ON, assert_parses, hostile_tree, index_of, settings_for, w3c_problems
 
+from test_feeds import ATOM, NOW, ON, assert_parses, hostile_tree, index_of, settings_for, w3c_problems
 from thisday.config import FeedSettings, Settings
 from thisday.feeds import feed_items, window
 from thisday.index import CalendarIndex
