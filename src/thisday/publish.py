@@ -146,9 +146,10 @@ def render_site(
             yield feed_path(feed, "json"), build_json_feed(settings, feed, items, now)
         if wanted(feed_path(feed, "ics")):
             yield feed_path(feed, "ics"), build_calendar(settings, feed, index, now, on.year)
-    for path, data in evergreen_documents(settings, index, on.year):
-        if wanted(path):
-            yield path, data
+    if only is None or only.startswith("api/onthisday/"):
+        for path, data in evergreen_documents(settings, index, on.year):
+            if wanted(path):
+                yield path, data
     if wanted("index.html"):
         yield "index.html", renderer.index_page(pages[on], site_days, published)
 
