@@ -11,13 +11,13 @@ import http.server
 import threading
 import urllib.parse
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from test_feeds import FIXTURES, assert_parses, settings_for, w3c_problems
 
+from test_feeds import assert_parses, settings_for, w3c_problems
 from thisday.channels import Loaded, Run
 from thisday.channels.feeds import FeedsChannel
 from thisday.channels.websub import WebSubChannel
@@ -123,7 +123,8 @@ def test_each_change_is_pinged_exactly_once(tmp_path: Path, hub: Hub) -> None:
         assert all(ping["hub.mode"] == ["publish"] for ping in hub.pings)
         assert set(hub.content_types) == {"application/x-www-form-urlencoded"}
         assert run(settings, ledger, at(12, 9)) == []
-        FeedsChannel().publish(Run(settings, ledger, at(12), loader(settings)), datetime.date(2026, 7, 12), [datetime.date(2026, 7, 12)], force=True)
+        again = Run(settings, ledger, at(12), loader(settings))
+        FeedsChannel().publish(again, datetime.date(2026, 7, 12), [datetime.date(2026, 7, 12)], force=True)
         assert run(settings, ledger, at(12, 10)) == []
         assert len(hub.pings) == len(FEEDS)
         before = {name: (settings.feeds_dir / name).read_bytes() for name in FEEDS}
@@ -151,7 +152,8 @@ def test_a_failed_ping_is_retried_by_the_next_run(tmp_path: Path, hub: Hub) -> N
 
 def test_an_unreachable_hub_fails_without_stopping_the_build(tmp_path: Path, hub: Hub) -> None:
     """With the hub down, the site is still built and each feed's ping is failed in the ledger, to be retried."""
-    settings = dataclasses.replace(configured(tmp_path, hub), site=dataclasses.replace(settings_for().site, websub_hub="http://127.0.0.1:9/hub"))
+    down = dataclasses.replace(settings_for().site, websub_hub="http://127.0.0.1:9/hub")  # discard port: refused
+    settings = dataclasses.replace(configured(tmp_path, hub), site=down)
     with Ledger(settings.ledger_url()) as ledger:
         errors = run(settings, ledger, at(12))
         assert len(errors) == len(FEEDS) and all("cannot reach the hub" in e for e in errors)
@@ -170,6 +172,7 @@ def test_without_a_hub_nothing_is_pinged(tmp_path: Path, hub: Hub) -> None:
     assert b'rel="hub"' not in (settings.feeds_dir / "onthisday.atom").read_bytes()
 
 
-def loader(settings: Settings):  # type: ignore[no-untyped-def]
-    index = CalendarIndex.build(load_tree(FIXTURES).entries)
+def loader(settings: Settings) -> Callable[[Sequence[datetime.date]], Loaded]:
+    """The fixture entries, whatever days are asked for."""
+    index = CalendarIndex.build(load_tree(settings.entries).entries)
     return lambda days: Loaded(index)

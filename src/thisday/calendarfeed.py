@@ -86,6 +86,8 @@ def fold(line: str, limit: int = 75) -> str:
     """One content line, folded (CRLF and a space) so that no physical line passes ``limit`` octets.
 
     Folds fall between characters, never inside a multi-byte UTF-8 character or an escape pair."""
+    if line.isascii():
+        return line if len(line) <= limit else _fold_ascii(line, limit)
     if len(line.encode("utf-8")) <= limit:
         return line
     out: list[str] = []
@@ -100,6 +102,23 @@ def fold(line: str, limit: int = 75) -> str:
     return "".join(out)
 
 
+def _fold_ascii(line: str, limit: int) -> str:
+    """:func:`fold` for ASCII, one octet per character: slices, moved back one where they would split ``\\x``."""
+    parts = []
+    start, room = 0, limit
+    while len(line) - start > room:
+        end = start + room
+        run = 0
+        while end - 1 - run >= start and line[end - 1 - run] == "\\":
+            run += 1
+        if run % 2:  # the last backslash opens an escape pair: keep the pair together
+            end -= 1
+        parts.append(line[start:end])
+        start, room = end, limit - 1
+    parts.append(line[start:])
+    return "\r\n ".join(parts)
+
+
 def _line(name: str, value: str, *, text: bool = True) -> str:
     return fold(f"{name}:{escape(value) if text else value}")
 
@@ -111,11 +130,11 @@ def _event(entry: Entry, uid: str, start: datetime.date, stamp: str, rule: str |
     lines = [
         "BEGIN:VEVENT",
         _line("UID", uid),
-        _line("DTSTAMP", stamp, text=False),
-        _line("DTSTART;VALUE=DATE", f"{start.year:04d}{start.month:02d}{start.day:02d}", text=False),
+        f"DTSTAMP:{stamp}",
+        f"DTSTART;VALUE=DATE:{start.year:04d}{start.month:02d}{start.day:02d}",
     ]
     if rule is not None:
-        lines.append(_line("RRULE", rule, text=False))
+        lines.append(f"RRULE:{rule}")
     lines.append(_line("SUMMARY", summary))
     description = _description(entry)
     if description:

@@ -25,8 +25,9 @@ from typing import Any
 
 from .config import Settings
 from .dates import MONTHS, Rule, event_year, format_date, format_day_month, format_year, gregorian_ymd
+from .feeds import xml_text
 from .index import CalendarIndex
-from .jsonfeed import clean, json_bytes
+from .jsonfeed import json_bytes
 from .model import Calendar, Entry, Feb29Policy, Kind, Precision
 from .views import DayView, EntryView
 
@@ -78,7 +79,7 @@ def _date(entry: Entry) -> dict[str, Any] | None:
         "value": _written(date.year, date.month, date.day),
         "precision": date.precision.value,
         "calendar": date.calendar.value,
-        "display": format_date(date, entry.observe_julian),
+        "display": xml_text(format_date(date, entry.observe_julian)),
         "old_style": old_style,
         "gregorian": gregorian,
         "observe": "julian" if entry.observe_julian else "gregorian",
@@ -88,24 +89,21 @@ def _date(entry: Entry) -> dict[str, Any] | None:
 
 
 def _item(entry: Entry) -> dict[str, Any]:
-    """What every file says about an entry, whatever the day."""
+    """What every file says about an entry, whatever the day; every string already fit for JSON (:func:`xml_text`)."""
     year = event_year(entry)
+    sources = [(xml_text(s.title), xml_text(s.url) if s.url else None) for s in entry.sources]
     return {
-        "id": entry.id,
-        "text": " ".join(entry.title.split()),
+        "id": xml_text(entry.id),
+        "text": xml_text(" ".join(entry.title.split())),
         "kind": entry.kind.value,
         "year": historic_year(year) if year is not None else None,
         "year_display": format_year(year) if year is not None else "",
         "date": _date(entry),
-        "rule": entry.rule,
+        "rule": xml_text(entry.rule) if entry.rule is not None else None,
         "featured": entry.featured,
-        "tags": list(entry.tags),
-        "pages": [
-            {"title": source.title, "content_urls": {"desktop": {"page": source.url}}}
-            for source in entry.sources
-            if source.url
-        ],
-        "sources": [{"title": source.title, "url": source.url} for source in entry.sources],
+        "tags": [xml_text(tag) for tag in entry.tags],
+        "pages": [{"title": title, "content_urls": {"desktop": {"page": url}}} for title, url in sources if url],
+        "sources": [{"title": title, "url": url} for title, url in sources],
     }
 
 
@@ -194,7 +192,7 @@ def evergreen_documents(
     def item(entry: Entry) -> dict[str, Any]:
         found = described.get(entry.id)
         if found is None:
-            found = described[entry.id] = clean(_item(entry))
+            found = described[entry.id] = _item(entry)
         return found
 
     leap_day = index.by_day.get((2, 29), ())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import gc
 import os
 import tempfile
 from collections.abc import Callable, Container, Iterator
@@ -201,11 +202,17 @@ def build_site(
     """
     written: list[Path] = []
     closed = closed_archives(settings.feeds_dir)
-    for rel, data in render_site(settings, index, on, now, days, since=since, closed=closed):
-        path = settings.feeds_dir / rel
-        if not _unchanged(path, data):
-            atomic_write(path, data)
-        written.append(path)
-        if progress is not None:
-            progress(path)
+    # The index (every entry, for the API and calendars) lives through the whole build: keep the cyclic garbage
+    # collector from walking it again and again while the build allocates (half the time on 133,000 entries).
+    gc.freeze()
+    try:
+        for rel, data in render_site(settings, index, on, now, days, since=since, closed=closed):
+            path = settings.feeds_dir / rel
+            if not _unchanged(path, data):
+                atomic_write(path, data)
+            written.append(path)
+            if progress is not None:
+                progress(path)
+    finally:
+        gc.unfreeze()
     return written
