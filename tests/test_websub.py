@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import http.server
+import re
 import threading
 import urllib.parse
 import zoneinfo
@@ -21,8 +22,9 @@ from test_feeds import assert_parses, settings_for, w3c_problems
 from thisday.channels import Loaded, Run
 from thisday.channels.feeds import FeedsChannel
 from thisday.channels.websub import WebSubChannel
-from thisday.config import DaemonSettings, FeedSettings, Settings
+from thisday.config import DaemonSettings, FeedSettings, Settings, load_settings
 from thisday.entries import load_tree
+from thisday.errors import ConfigError
 from thisday.index import CalendarIndex
 from thisday.ledger import Ledger, Status
 from thisday.model import Kind
@@ -176,3 +178,21 @@ def loader(settings: Settings) -> Callable[[Sequence[datetime.date]], Loaded]:
     """The fixture entries, whatever days are asked for."""
     index = CalendarIndex.build(load_tree(settings.entries).entries)
     return lambda days: Loaded(index)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ('websub_hub = "ftp://hub.example/"', "site.websub_hub must be an absolute http(s) URL"),
+        ('websub_hub = "hub.example"', "site.websub_hub must be an absolute http(s) URL"),
+        ("calendar_years = 0", "site.calendar_years must be between 1 and 100"),
+    ],
+)
+def test_a_bad_hub_or_calendar_span_is_a_config_error(tmp_path: Path, setting: str, message: str) -> None:
+    """site.websub_hub must be an http(s) URL and site.calendar_years 1 to 100: else a ConfigError naming the file,
+    the setting and the fix."""
+    path = tmp_path / "thisday.toml"
+    path.write_text(f"[site]\n{setting}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(message)) as caught:
+        load_settings(path)
+    assert str(path) in str(caught.value)
