@@ -123,7 +123,8 @@ def _line(name: str, value: str, *, text: bool = True) -> str:
     return fold(f"{name}:{escape(value) if text else value}")
 
 
-def _event(entry: Entry, uid: str, start: datetime.date, stamp: str, rule: str | None = None) -> list[str]:
+def _event(entry: Entry, uid: str, start: datetime.date, stamp: str, rule: str | None = None) -> str:
+    """One VEVENT, its content lines joined by CRLF (one string per event keeps a big calendar's memory down)."""
     year = event_year(entry)
     title = " ".join(entry.title.split())
     summary = f"{title} ({format_year(year)})" if year is not None and entry.rule is None else title
@@ -142,7 +143,7 @@ def _event(entry: Entry, uid: str, start: datetime.date, stamp: str, rule: str |
     if entry.tags:
         lines.append(fold("CATEGORIES:" + ",".join(escape(tag) for tag in entry.tags)))
     lines += ["TRANSP:TRANSPARENT", "END:VEVENT"]
-    return lines
+    return "\r\n".join(lines)
 
 
 def _yearly(entry: Entry, policy: Feb29Policy) -> tuple[datetime.date, str] | None:
@@ -172,25 +173,27 @@ def calendar_lines(
     entries: Iterable[Entry],
     now: datetime.datetime,
     first_year: int,
-) -> list[str]:
-    """The events' content lines: one recurring event per fixed anniversary, one event per moveable date."""
+) -> list[bytes]:
+    """The events, each its CRLF-joined content lines in UTF-8: one recurring event per fixed anniversary, one
+    event per moveable date."""
     host = tag_authority(settings)
     stamp = now.astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     last_year = min(first_year + settings.site.calendar_years, 10000)
-    lines: list[str] = []
+    lines: list[bytes] = []
     for entry in entries:
         uid = f"{feed.name}/{entry.id}@{host}"
         if entry.rule is None:
             yearly = _yearly(entry, settings.selection.feb29)
             if yearly is not None:
-                lines += _event(entry, uid, yearly[0], stamp, yearly[1])
+                lines.append(_event(entry, uid, yearly[0], stamp, yearly[1]).encode("utf-8"))
             continue
         rule = Rule(entry.rule)
         for year in range(first_year, last_year):
             if entry.date is not None and entry.date.year > year:
                 continue
             for date in rule.dates_in(year):
-                lines += _event(entry, f"{feed.name}/{entry.id}/{date.isoformat()}@{host}", date, stamp)
+                dated = f"{feed.name}/{entry.id}/{date.isoformat()}@{host}"
+                lines.append(_event(entry, dated, date, stamp).encode("utf-8"))
     return lines
 
 
@@ -200,14 +203,14 @@ def build_calendar(
     """``NAME.ics``: the anniversaries calendar of ``feed`` built at ``now``, moveable dates from ``first_year``."""
     if now.tzinfo is None:
         raise ValueError("the publish time must be an aware datetime")
-    lines = [
+    head = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         _line("PRODID", PRODID, text=False),
         "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH",
         _line("X-WR-CALNAME", feed_title(settings, feed)),
-        *calendar_lines(settings, feed, calendar_entries(index, feed), now, first_year),
-        "END:VCALENDAR",
     ]
-    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+    events = calendar_lines(settings, feed, calendar_entries(index, feed), now, first_year)
+    # joined as bytes, event by event: one str of a big calendar could take 4 bytes a character
+    return b"\r\n".join([*(line.encode("utf-8") for line in head), *events, b"END:VCALENDAR", b""])

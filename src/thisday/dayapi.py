@@ -181,20 +181,12 @@ def evergreen_documents(
 ) -> Iterator[tuple[str, bytes]]:
     """``api/onthisday/MM-DD.json`` for the 366 days, in calendar order, from the whole index.
 
-    Each entry is described once and reused on every day it appears; the moveable observances are placed for
-    ``site.calendar_years`` years from ``first_year`` once, not per day.
+    One day's items at a time (nothing is kept from one day to the next, so memory stays at one day's worth);
+    the moveable observances are placed for ``site.calendar_years`` years from ``first_year`` once, not per day.
     """
     policy = settings.selection.feb29
     years = settings.site.calendar_years
     moveable = moveable_days(index, first_year, years)
-    described: dict[str, dict[str, Any]] = {}
-
-    def item(entry: Entry) -> dict[str, Any]:
-        found = described.get(entry.id)
-        if found is None:
-            found = described[entry.id] = _item(entry)
-        return found
-
     leap_day = index.by_day.get((2, 29), ())
     moved_to = {Feb29Policy.FEB28: (2, 28), Feb29Policy.MAR1: (3, 1)}.get(policy)
     moved_note = f"A 29 February anniversary: in common years it is marked on {'28 February' if moved_to == (2, 28) else '1 March'}."
@@ -202,14 +194,14 @@ def evergreen_documents(
     while day.year == LEAP_YEAR:
         key = (day.month, day.day)
         fixed: list[tuple[Entry, dict[str, Any]]] = [
-            (entry, {**item(entry), "note": None}) for entry in index.by_day.get(key, ())
+            (entry, {**_item(entry), "note": None}) for entry in index.by_day.get(key, ())
         ]
         if key == moved_to:
-            fixed += [(entry, {**item(entry), "note": moved_note}) for entry in leap_day]
+            fixed += [(entry, {**_item(entry), "note": moved_note}) for entry in leap_day]
         fixed.sort(key=lambda pair: _order(pair[0]))
         rules = sorted(moveable.get(key, ()), key=lambda pair: _order(pair[0]))
         observed = [
-            (entry, {**item(entry), "note": None, "dates": [d.isoformat() for d in dates]}) for entry, dates in rules
+            (entry, {**_item(entry), "note": None, "dates": [d.isoformat() for d in dates]}) for entry, dates in rules
         ]
         document = {
             "version": API_VERSION,
