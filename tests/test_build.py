@@ -25,7 +25,7 @@ from thisday.errors import PublishError
 from thisday.feeds import window
 from thisday.index import CalendarIndex
 from thisday.model import Kind
-from thisday.publish import build_site, render_site
+from thisday.publish import build_site, closed_archives, render_site
 from thisday.selection import day_selection
 from thisday.site import published_feeds
 
@@ -79,19 +79,25 @@ def assert_feeds_parse(feeds: Path) -> dict[str, feedparser.FeedParserDict]:
 
 
 def test_build_writes_every_configured_feed_and_the_site(config: Path) -> None:
-    """The default feed plus each [[feeds]] in both formats, index.html and 14 day pages; item links resolve."""
+    """The default feed plus each [[feeds]] as Atom, RSS, JSON Feed and calendar, their monthly archives,
+    index.html, 14 day pages, their month pages, their day API files and the 366 evergreen ones; links resolve."""
     code, out, err = run(config, "build", "2026-07-12", "--now", NOW)
     assert code == 0, err
     assert out == (
-        f"2026-07-12: wrote 21 files to {config.parent / 'feeds'} "
+        f"2026-07-12: wrote 415 files to {config.parent / 'feeds'} "
         "(onthisday.atom/.rss, births.atom/.rss, ww2.atom/.rss)\n"
     )
     feeds = config.parent / "feeds"
     files = site_files(feeds)
-    assert {name for name in files if not name.startswith("days/")} == {
+    assert {name for name in files if not name.startswith(("days/", "api/"))} == {
         "index.html",
-        *(f"{name}.{fmt}" for name in ("onthisday", "births", "ww2") for fmt in ("atom", "rss")),
+        "months/2026-06.html",
+        "months/2026-07.html",
+        *(f"{name}.{fmt}" for name in ("onthisday", "births", "ww2") for fmt in ("atom", "rss", "json", "ics")),
+        *(f"archive/{name}-2026-{m}.atom" for name in ("onthisday", "births", "ww2") for m in ("06", "07")),
     }
+    assert len([name for name in files if name.startswith("api/onthisday/")]) == 366
+    assert len([name for name in files if name.startswith("api/days/")]) == 14
     assert sorted(name for name in files if name.startswith("days/")) == [
         f"days/2026-{d.month:02}-{d.day:02}.html"
         for d in (datetime.date(2026, 6, 29) + datetime.timedelta(days=i) for i in range(14))
@@ -207,7 +213,8 @@ def test_an_unwritable_feeds_folder_is_a_one_line_error(tmp_path: Path) -> None:
 
 
 def test_build_site_reports_each_file_in_writing_order(tmp_path: Path) -> None:
-    """Day pages are written first, then the feeds, then index.html, so no link points to a missing page."""
+    """Day pages are written first, then month pages, the day API, archives, the feeds and their calendars, the
+    evergreen API and index.html last, so no link points to a missing file."""
     settings = Settings(
         entries=FIXTURES, feeds_dir=tmp_path / "feeds", timezone="UTC", feeds=(FeedSettings(days=2),)
     )
@@ -217,7 +224,20 @@ def test_build_site_reports_each_file_in_writing_order(tmp_path: Path) -> None:
     written = build_site(
         settings, index, datetime.date(2026, 7, 12), now, progress=lambda p: seen.append(p.name)
     )
-    assert seen == ["2026-07-11.html", "2026-07-12.html", "onthisday.atom", "onthisday.rss", "index.html"]
+    assert seen == [
+        "2026-07-11.html",
+        "2026-07-12.html",
+        "2026-07.html",
+        "2026-07-11.json",
+        "2026-07-12.json",
+        "onthisday-2026-07.atom",
+        "onthisday.atom",
+        "onthisday.rss",
+        "onthisday.json",
+        "onthisday.ics",
+        *(f"{d:%m-%d}.json" for d in (datetime.date(2000, 1, 1) + datetime.timedelta(days=n) for n in range(366))),
+        "index.html",
+    ]
     assert [p.name for p in written] == seen
 
 
@@ -260,11 +280,14 @@ def kill_when_stalled(build: subprocess.Popen[str]) -> None:
 
 
 def expected_files(config: Path, on: datetime.date, now: str) -> dict[str, bytes]:
-    """What a complete build of ``on`` at ``now`` writes (rendered in-process, written nowhere)."""
+    """What a complete build of ``on`` at ``now`` writes after a first build on 11 July (rendered in-process,
+    written nowhere): the site's first published day is the start of that first build's window, 28 June, and the
+    archives of months that are over, already in feeds/, are left alone."""
     settings = load_settings(config)
     index = CalendarIndex.build(load_tree(settings.entries).entries)
     publish = datetime.datetime.fromisoformat(now).astimezone(zoneinfo.ZoneInfo("Europe/Berlin"))
-    return dict(render_site(settings, index, on, publish))
+    closed = closed_archives(config.parent / "feeds")
+    return dict(render_site(settings, index, on, publish, since=datetime.date(2026, 6, 28), closed=closed))
 
 
 def assert_old_or_new(feeds: Path, old: dict[str, bytes], new: dict[str, bytes]) -> dict[str, str]:
@@ -280,27 +303,29 @@ def assert_old_or_new(feeds: Path, old: dict[str, bytes], new: dict[str, bytes])
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stall_after", [1, 15, 17])
-def test_a_build_killed_midway_leaves_the_previous_feeds_intact(config: Path, stall_after: int) -> None:
+@pytest.mark.parametrize("stall_at", ["days/2026-06-29.html", "onthisday.atom", "births.atom"])
+def test_a_build_killed_midway_leaves_the_previous_feeds_intact(config: Path, stall_at: str) -> None:
     """Kill -9 a real `thisday build` between files: every feed is the previous or the new one, never partial.
 
     The test switch THISDAY_TEST_STALL_AFTER=N makes the build stop after N files until it is killed:
-    after 1 file (a day page) every feed is still the previous build's; after 15 (14 pages and one feed)
-    the default Atom feed is new and its RSS twin still old.
+    after the first file (a day page) every feed is still the previous build's; after the default Atom feed
+    it is new and its RSS twin still old.
     """
     feeds = config.parent / "feeds"
     build_ok(config, "2026-07-11", "--now", "2026-07-11T06:00:00+02:00")
     old = site_files(feeds)
     new = expected_files(config, datetime.date(2026, 7, 12), NOW)
+    stall_after = list(new).index(stall_at) + 1
     kill_when_stalled(cli(config, "build", "2026-07-12", "--now", NOW, env={STALL_ENV: str(stall_after)}))
     state = assert_old_or_new(feeds, old, new)
     feeds_state = {name: state[name] for name in state if not name.endswith(".html")}
+    feed_files = {name: value for name, value in feeds_state.items() if name.endswith((".atom", ".rss")) and "/" not in name}
     if stall_after == 1:
-        assert set(feeds_state.values()) == {"old"}
-    if stall_after == 15:
-        assert feeds_state["onthisday.atom"] == "new" and feeds_state["onthisday.rss"] == "old"
-    if stall_after == 17:
-        assert feeds_state["births.atom"] == "new" and feeds_state["ww2.atom"] == "old"
+        assert set(feed_files.values()) == {"old"}
+    if stall_at == "onthisday.atom":
+        assert feed_files["onthisday.atom"] == "new" and feed_files["onthisday.rss"] == "old"
+    if stall_at == "births.atom":
+        assert feed_files["births.atom"] == "new" and feed_files["ww2.atom"] == "old"
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@ Right media types, ETag / Last-Modified with 304 answers, HEAD, gzip when asked,
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -87,6 +88,27 @@ def test_feeds_and_pages_have_their_media_types(server: httpx.Client) -> None:
         assert response.headers["content-type"] == f"{media_type}; charset=utf-8"
 
 
+def test_every_new_file_has_its_media_type_etag_and_gzip(server: httpx.Client) -> None:
+    """JSON Feeds as application/feed+json, calendars as text/calendar, the day API as application/json, archives
+    as Atom, month pages as HTML: each with an ETag that revalidates to 304, and gzip when asked."""
+    for path, media_type in [
+        ("/onthisday.json", "application/feed+json"),
+        ("/onthisday.ics", "text/calendar"),
+        ("/api/onthisday/07-12.json", "application/json"),
+        ("/api/days/2026-07-12.json", "application/json"),
+        ("/archive/onthisday-2026-07.atom", "application/atom+xml"),
+        ("/months/2026-07.html", "text/html"),
+    ]:
+        plain = server.get(path, headers={"Accept-Encoding": "identity"})
+        assert plain.status_code == 200, path
+        assert plain.headers["content-type"] == f"{media_type}; charset=utf-8", path
+        compressed = server.get(path, headers={"Accept-Encoding": "gzip"})
+        assert compressed.headers["content-encoding"] == "gzip", path
+        assert compressed.content == plain.content
+        revalidate = server.get(path, headers={"If-None-Match": plain.headers["etag"]})
+        assert revalidate.status_code == 304, path
+
+
 def test_a_feed_reader_subscribes_through_autodiscovery(server: httpx.Client) -> None:
     """From index.html's <link rel="alternate"> to a feed that parses with entries (no bozo)."""
     index = server.get("/").text
@@ -97,8 +119,12 @@ def test_a_feed_reader_subscribes_through_autodiscovery(server: httpx.Client) ->
         "application/rss+xml",
         "/onthisday.rss",
     ) in links
-    for _, path in links:
+    assert ("application/feed+json", "/onthisday.json") in links
+    for media_type, path in links:
         response = server.get(path)
+        if media_type == "application/feed+json":  # feedparser reads Atom and RSS only
+            assert json.loads(response.content)["items"]
+            continue
         parsed = feedparser.parse(response.content, response_headers=dict(response.headers))
         assert not parsed.bozo, parsed.get("bozo_exception")
         assert parsed.entries

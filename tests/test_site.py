@@ -85,7 +85,7 @@ def test_golden_pages() -> None:
 
 
 def test_index_announces_every_feed_for_autodiscovery() -> None:
-    """index.html has a <link rel="alternate"> with type and absolute URL for every feed, Atom and RSS."""
+    """index.html has a <link rel="alternate"> with type and absolute URL for every feed: Atom, RSS, JSON Feed."""
     index_page, day_page = pages()
     for page in (index_page, day_page):
         found = {
@@ -98,6 +98,8 @@ def test_index_announces_every_feed_for_autodiscovery() -> None:
             ("application/rss+xml", "https://history.example.org/daily/onthisday.rss"),
             ("application/atom+xml", "https://history.example.org/daily/births.atom"),
             ("application/rss+xml", "https://history.example.org/daily/births.rss"),
+            ("application/feed+json", "https://history.example.org/daily/onthisday.json"),
+            ("application/feed+json", "https://history.example.org/daily/births.json"),
         }
     assert [f.title for f in feed_links(SETTINGS)][:2] == ["History Daily · Atom", "History Daily · RSS"]
 

@@ -36,6 +36,10 @@ class SiteSettings:
     """The default language: the site's root pages, feeds without their own, the digest (a shipped code)."""
     languages: tuple[str, ...] = ()
     """Every language the site is published in; each but ``language`` gets its own folder (``/de/``)."""
+    websub_hub: str = ""
+    """A WebSub hub (``https://hub.example/``): feeds then carry ``rel="hub"`` links and each change is pinged."""
+    calendar_years: int = 10
+    """How many years (from the build's year) the calendars and the day API list moveable observances for."""
 
 
 @dataclass(frozen=True)
@@ -366,6 +370,11 @@ def validate(settings: Settings, where: str) -> Settings:
             raise ConfigError(f"{where}: feeds.{feed.name}.days must be between 1 and 3660")
     if not re.fullmatch(r"https?://[^\s/?#\"<>\\]+(?:/[^\s\"<>\\]*)?", settings.site.base_url):
         raise ConfigError(f"{where}: site.base_url must be an absolute http(s) URL such as https://example.org/")
+    hub = settings.site.websub_hub
+    if hub and not re.fullmatch(r"https?://[^\s/?#]+(?:/[^\s]*)?", hub):
+        raise ConfigError(f"{where}: site.websub_hub must be an absolute http(s) URL such as https://hub.example/, or empty")
+    if not 1 <= settings.site.calendar_years <= 100:
+        raise ConfigError(f"{where}: site.calendar_years must be between 1 and 100, not {settings.site.calendar_years}")
     _check_languages(settings, where)
     if not 0 <= settings.daemon.catch_up_days <= 3660:
         raise ConfigError(f"{where}: daemon.catch_up_days must be between 0 and 3660 (ten years)")

@@ -22,8 +22,10 @@ import datetime
 import re
 import urllib.parse
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from feedgen.feed import FeedGenerator
+from lxml import etree  # type: ignore[import-untyped]  # no stubs; lxml comes with feedgen
 
 from . import i18n
 from .config import FeedSettings, Settings
@@ -89,7 +91,9 @@ def xml_text(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
-def _generator(settings: Settings, feed: FeedSettings, fmt: str, now: datetime.datetime) -> FeedGenerator:
+def _generator(
+    settings: Settings, feed: FeedSettings, fmt: str, now: datetime.datetime, self_url: str | None = None
+) -> FeedGenerator:
     site = settings.site
     fg = FeedGenerator()
     fg.id(feed_url(settings, feed, "atom"))
@@ -101,7 +105,9 @@ def _generator(settings: Settings, feed: FeedSettings, fmt: str, now: datetime.d
         fg.managingEditor(f"{site.author_email} ({author['name']})")
     fg.author(author)
     # RSS takes its channel <link> from the last link added: the self link first, the site last.
-    fg.link(href=feed_url(settings, feed, fmt), rel="self", type=MEDIA_TYPES[fmt])
+    fg.link(href=self_url or feed_url(settings, feed, fmt), rel="self", type=MEDIA_TYPES[fmt])
+    if site.websub_hub:
+        fg.link(href=site.websub_hub, rel="hub")
     language = feed_language(settings, feed)
     fg.link(href=base_url(settings) + language_folder(settings, language), rel="alternate", type="text/html")
     fg.language(language)
@@ -110,25 +116,85 @@ def _generator(settings: Settings, feed: FeedSettings, fmt: str, now: datetime.d
     return fg
 
 
-def _add_item(
-    fg: FeedGenerator,
-    *,
-    id_: str,
-    title: str,
-    link: str,
-    html: str,
-    when: datetime.datetime,
-    tags: Sequence[str] = (),
-) -> None:
+@dataclass(frozen=True)
+class FeedItem:
+    """One item of a feed, as every format writes it (Atom, RSS, JSON Feed, the monthly archives)."""
+
+    id: str
+    title: str
+    link: str
+    html: str
+    when: datetime.datetime
+    tags: tuple[str, ...] = ()
+
+
+def utc_now(now: datetime.datetime) -> datetime.datetime:
+    """The publish time as feeds write it: aware, in UTC, whole seconds."""
+    if now.tzinfo is None:
+        raise ValueError("the publish time must be an aware datetime")
+    return now.astimezone(datetime.UTC).replace(microsecond=0)
+
+
+def feed_items(
+    settings: Settings,
+    feed: FeedSettings,
+    days: Sequence[DayView],
+    now: datetime.datetime,
+    renderer: SiteRenderer | None = None,
+) -> list[FeedItem]:
+    """The items of a feed from its day views, newest day first (the item HTML rendered once for every format).
+
+    ``days`` are views of the selections already filtered for this feed (``selection.day_selection`` with the
+    feed's kinds and tags); a day with no entries has no item.
+    """
+    now = utc_now(now)
+    renderer = renderer or SiteRenderer.create(settings)
+    items: list[FeedItem] = []
+    for day in sorted(days, key=lambda d: d.on, reverse=True):
+        if not day.entries:
+            continue
+        if feed.items == "entry":
+            count = len(day.entries)
+            htmls = renderer.entry_items_html(day)
+            for index, (view, html) in enumerate(zip(day.entries, htmls, strict=True)):
+                # One second apart, lead story latest: readers that sort by time show publishing order.
+                items.append(
+                    FeedItem(
+                        id=item_id(settings, feed, day.on, view.id),
+                        title=view.title if view.entry.rule else f"{view.date_display}: {view.title}",
+                        link=view.url,
+                        html=html,
+                        when=item_time(day.on, now, offset=count - 1 - index),
+                        tags=view.tags,
+                    )
+                )
+        else:
+            items.append(
+                FeedItem(
+                    id=item_id(settings, feed, day.on),
+                    title=day_title(day),
+                    link=day.url,
+                    html=renderer.day_item_html(day),
+                    when=item_time(day.on, now),
+                )
+            )
+    return items
+
+
+def _add_item(fg: FeedGenerator, item: FeedItem) -> None:
     fe = fg.add_entry(order="append")
-    fe.id(id_)
-    fe.title(xml_text(title))
-    fe.link(href=link, rel="alternate", type="text/html")
-    fe.content(xml_text(html), type="html")
-    fe.published(when)
-    fe.updated(when)
-    for tag in tags:
+    fe.id(item.id)
+    fe.title(xml_text(item.title))
+    fe.link(href=item.link, rel="alternate", type="text/html")
+    fe.content(xml_text(item.html), type="html")
+    fe.published(item.when)
+    fe.updated(item.when)
+    for tag in item.tags:
         fe.category(term=tag)
+
+
+HISTORY_NS = "http://purl.org/syndication/history/1.0"
+"""RFC 5005 (Feed Paging and Archiving): the ``fh:archive`` marker of an archive document."""
 
 
 def build_feed(
@@ -138,44 +204,73 @@ def build_feed(
     now: datetime.datetime,
     fmt: str,
     renderer: SiteRenderer | None = None,
+    *,
+    items: Sequence[FeedItem] | None = None,
+    links: Sequence[tuple[str, str]] = (),
+    archive_url: str | None = None,
 ) -> bytes:
     """One feed file (``fmt`` is ``"atom"`` or ``"rss"``) from the feed's day views, newest day first.
 
     ``days`` are views of the window's selections already filtered for this feed (``selection.day_selection``
-    with the feed's kinds and tags); ``now`` is the publish time, an aware datetime (written in UTC).
+    with the feed's kinds and tags); ``now`` is the publish time, an aware datetime (written in UTC). ``items``
+    (from :func:`feed_items`) saves rendering them again for each format. ``links`` are extra Atom links
+    (``rel``, ``href``), the RFC 5005 archive chain; ``archive_url`` makes the document an archive document
+    (``fh:archive``, that URL as its self link).
     """
-    if fmt not in MEDIA_TYPES or fmt == "html":
+    if fmt not in MEDIA_TYPES or fmt in ("html", "json", "ics"):
         raise ValueError(f"unknown feed format {fmt!r}")
-    if now.tzinfo is None:
-        raise ValueError("the publish time must be an aware datetime")
-    now = now.astimezone(datetime.UTC).replace(microsecond=0)
-    renderer = renderer or SiteRenderer.create(settings)
-    fg = _generator(settings, feed, fmt, now)
-    for day in sorted(days, key=lambda d: d.on, reverse=True):
-        if not day.entries:
-            continue
-        if feed.items == "entry":
-            count = len(day.entries)
-            htmls = renderer.entry_items_html(day)
-            for index, (view, html) in enumerate(zip(day.entries, htmls, strict=True)):
-                # One second apart, lead story latest: readers that sort by time show publishing order.
-                _add_item(
-                    fg,
-                    id_=item_id(settings, feed, day.on, view.id),
-                    title=view.title if view.entry.rule else f"{view.date_display}: {view.title}",
-                    link=view.url,
-                    html=html,
-                    when=item_time(day.on, now, offset=count - 1 - index),
-                    tags=view.tags,
-                )
-        else:
-            _add_item(
-                fg,
-                id_=item_id(settings, feed, day.on),
-                title=day_title(day),
-                link=day.url,
-                html=renderer.day_item_html(day),
-                when=item_time(day.on, now),
-            )
-    out: bytes = fg.atom_str(pretty=True) if fmt == "atom" else fg.rss_str(pretty=True)
+    now = utc_now(now)
+    if items is None:
+        items = feed_items(settings, feed, days, now, renderer)
+    fg = _generator(settings, feed, fmt, now, archive_url)
+    if fmt == "atom":
+        for rel, href in links:
+            fg.link(href=href, rel=rel, type=MEDIA_TYPES["atom"])
+    for item in items:
+        _add_item(fg, item)
+    if fmt == "atom":
+        out: bytes = fg.atom_str(pretty=True)
+        if archive_url is not None:
+            out = _mark_archive(out)
+        return out
+    out = fg.rss_str(pretty=True)
+    return _rss_hub(out, settings.site.websub_hub) if settings.site.websub_hub else out
+
+
+def _reserialize(root: etree._Element) -> bytes:
+    out: bytes = etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
     return out
+
+
+def _parse(data: bytes) -> etree._Element:
+    return etree.fromstring(data, etree.XMLParser(remove_blank_text=True, resolve_entities=False))
+
+
+def _mark_archive(data: bytes) -> bytes:
+    """Add RFC 5005's ``<fh:archive/>`` to an Atom document (feedgen has no extension for it)."""
+    root = _parse(data)
+    nsmap = dict(root.nsmap)
+    nsmap["fh"] = HISTORY_NS
+    marked = etree.Element(root.tag, attrib=dict(root.attrib), nsmap=nsmap)
+    marked.text = root.text
+    for child in root:
+        marked.append(child)
+    first_entry = marked.find("{http://www.w3.org/2005/Atom}entry")
+    marker = etree.Element(f"{{{HISTORY_NS}}}archive")
+    if first_entry is None:
+        marked.append(marker)
+    else:
+        first_entry.addprevious(marker)
+    return _reserialize(marked)
+
+
+def _rss_hub(data: bytes, hub: str) -> bytes:
+    """Add ``<atom:link rel="hub">`` beside the RSS channel's self link (feedgen writes only the self link)."""
+    root = _parse(data)
+    channel = root.find("channel")
+    assert channel is not None
+    atom_link = "{http://www.w3.org/2005/Atom}link"
+    self_link = next(ln for ln in channel.findall(atom_link) if ln.get("rel") == "self")
+    hub_link = etree.Element(atom_link, href=hub, rel="hub")
+    self_link.addnext(hub_link)
+    return _reserialize(root)

@@ -47,6 +47,23 @@ class CalendarIndex:
             undated=tuple(undated),
         )
 
+    def published(self, on: datetime.date) -> CalendarIndex:
+        """The index without the entries that may not be published on ``on`` (drafts, embargoes not over): for
+        the outputs that list every day at once (the evergreen day API, the calendars). Itself when none is held."""
+
+        def shown(entries: Iterable[Entry]) -> tuple[Entry, ...]:
+            return tuple(e for e in entries if e.held(on) is None)
+
+        everything = [*(e for group in self.by_day.values() for e in group), *self.moveable]
+        if all(e.held(on) is None for e in everything):
+            return self
+        return CalendarIndex(
+            by_day={key: kept for key, group in self.by_day.items() if (kept := shown(group))},
+            moveable=shown(self.moveable),
+            by_month={key: kept for key, group in self.by_month.items() if (kept := shown(group))},
+            undated=shown(self.undated),
+        )
+
     def on(self, day: datetime.date, policy: Feb29Policy) -> list[Entry]:
         """Entries whose anniversary lands on ``day``: its own, leap-day ones moved here, and moveable feasts."""
         found = list(self.by_day.get((day.month, day.day), ()))

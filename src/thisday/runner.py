@@ -33,8 +33,10 @@ def enabled_channels(settings: Settings) -> list[Channel]:
     """The channels this configuration publishes to, in publishing order: the site and feeds first (the
     other channels link to the day's page), then the digest, then social posts and webhooks."""
     from .channels import social
+    from .channels.websub import WebSubChannel
 
-    return [FeedsChannel(), DigestChannel(), *social.enabled_channels(settings)]
+    # WebSub after the feeds: it pings the hub for each feed file whose content it has not announced yet
+    return [FeedsChannel(), WebSubChannel(), DigestChannel(), *social.enabled_channels(settings)]
 
 
 def publish_time(

@@ -4,8 +4,9 @@ Starlette's :class:`~starlette.staticfiles.StaticFiles` under uvicorn does the H
 ``Last-Modified`` with ``304 Not Modified`` for conditional requests, ``HEAD``, ranges, and no way out of the
 folder (``..``, encoded slashes and symlinks that lead outside all end in 404). On top of it, this module only:
 
-- gives feeds their media types (``application/atom+xml``, ``application/rss+xml``; pages ``text/html``),
-  all with ``charset=utf-8``;
+- gives feeds their media types (``application/atom+xml``, ``application/rss+xml``, JSON Feeds
+  ``application/feed+json``, calendars ``text/calendar``, the day API ``application/json``; pages
+  ``text/html``), all with ``charset=utf-8``;
 - refuses dotfiles (``.onthisday.atom.123.tmp`` left by a killed build, ``.git``);
 - makes each ``ETag`` follow the file's content (a hash of its bytes, not its modification time), so a
   byte-identical rebuild keeps every ETag and readers get ``304`` instead of downloading every feed again;
@@ -40,7 +41,11 @@ CONTENT_TYPES = {
     ".rss": "application/rss+xml; charset=utf-8",
     ".html": "text/html; charset=utf-8",
     ".xml": "application/xml; charset=utf-8",
+    ".json": "application/feed+json; charset=utf-8",
+    ".ics": "text/calendar; charset=utf-8",
 }
+API_CONTENT_TYPE = "application/json; charset=utf-8"
+"""The day API's files (``api/...json``); other ``.json`` files are JSON Feeds."""
 
 
 CACHE_CONTROL = "public, max-age=300"
@@ -82,11 +87,24 @@ class FeedFiles(StaticFiles):
         response.headers["x-content-type-options"] = "nosniff"
         response.headers["cache-control"] = CACHE_CONTROL
         content_type = CONTENT_TYPES.get(Path(full_path).suffix.lower())
+        if content_type and Path(full_path).suffix.lower() == ".json" and _in_api(full_path, self.directory):
+            content_type = API_CONTENT_TYPE
         if content_type:
             response.headers["content-type"] = content_type
         if self.is_not_modified(response.headers, Headers(scope=scope)):
             return NotModifiedResponse(response.headers)
         return response
+
+
+def _in_api(full_path: PathLike, directory: PathLike | None) -> bool:
+    """Whether a served file lies in the day API folder (``api/``) of the served folder."""
+    if directory is None:
+        return False
+    try:
+        relative = Path(os.path.realpath(full_path)).relative_to(os.path.realpath(directory))
+    except ValueError:
+        return False
+    return relative.parts[:1] == ("api",)
 
 
 class WeakETags:

@@ -14,7 +14,7 @@ import logging
 
 from ..errors import ThisdayError
 from ..ledger import FEEDS_CHANNEL, Hold
-from ..publish import build_site, site_window
+from ..publish import build_site, first_published, index_days, site_window
 from . import GRACE, ChannelHealth, ChannelReport, Run, describe, due_days, unserved
 
 log = logging.getLogger("thisday")
@@ -48,9 +48,12 @@ class FeedsChannel:
             if days and not held:
                 return report
             try:
-                loaded = run.load(site_window(run.settings, on, window))
+                # the whole index: the day API, calendars and archives reach past the window
+                loaded = run.load(sorted({*index_days(), *site_window(run.settings, on, window)}))
+                first = run.ledger.first(FEEDS_CHANNEL)
+                since = first_published(run.settings, first.day, window) if first is not None else None
                 written = build_site(
-                    run.settings, loaded.index, on, run.now, window, progress=run.hooks.after_file
+                    run.settings, loaded.index, on, run.now, window, progress=run.hooks.after_file, since=since
                 )
             except ThisdayError as exc:
                 for hold in held:
