@@ -24,10 +24,10 @@ from thisday.entries import load_tree
 from thisday.errors import PublishError
 from thisday.feeds import window
 from thisday.index import CalendarIndex
+from thisday.layout import published_feeds
 from thisday.model import Kind
 from thisday.publish import build_site, closed_archives, render_site
 from thisday.selection import day_selection
-from thisday.site import published_feeds
 
 FIXTURES = Path(__file__).parent / "fixtures" / "entries"
 BASE = "https://history.example.org/"

@@ -24,6 +24,7 @@ from thisday.feeds import build_feed, item_id, window
 from thisday.index import CalendarIndex
 from thisday.model import Kind
 from thisday.selection import day_selection
+from thisday.site import SiteRenderer
 from thisday.views import Views
 
 FIXTURES = Path(__file__).parent / "fixtures" / "entries"
@@ -89,7 +90,7 @@ def feed_bytes(
         views.day(day_selection(index, d, settings, kinds=feed.kinds, tags=feed.tags))
         for d in window(on, feed.days)
     ]
-    data = build_feed(settings, feed, days, now, fmt)
+    data = build_feed(settings, feed, days, now, fmt, SiteRenderer.create(settings, views))
     assert_parses(data)
     assert w3c_problems(data, settings, feed, fmt) == []
     return data

@@ -24,6 +24,7 @@ from thisday.jsonfeed import build_json_feed
 from thisday.model import Kind
 from thisday.publish import render_site
 from thisday.selection import day_selection
+from thisday.site import SiteRenderer
 from thisday.views import Views
 
 __all__ = ["hostile_tree"]  # a fixture, imported for its use here
@@ -96,7 +97,7 @@ def json_feed(settings: Settings, index: CalendarIndex, feed: FeedSettings) -> d
     days = [
         views.day(day_selection(index, d, settings, kinds=feed.kinds, tags=feed.tags)) for d in window(ON, feed.days)
     ]
-    data = build_json_feed(settings, feed, feed_items(settings, feed, days, NOW), NOW)
+    data = build_json_feed(settings, feed, feed_items(settings, feed, days, NOW, SiteRenderer.create(settings, views)), NOW)
     document: dict[str, Any] = json.loads(data.decode("utf-8"))
     assert list(CHECKER.iter_errors(document)) == []
     return document

@@ -333,8 +333,8 @@ def test_preview_lang_rejects_an_unknown_code(tree: Path) -> None:
 def test_filtered_feed_description_is_in_the_feeds_language(tree: Path) -> None:
     """A filtered feed's default description says what it holds in the feed's language; in English exactly
     as before ('... Only births tagged literature or science.')."""
+    from thisday.layout import feed_description
     from thisday.model import Kind
-    from thisday.site import feed_description
 
     settings = settings_for(tree, description="Daily history.")
     english = FeedSettings(name="b", kinds=(Kind.BIRTH,), tags=("literature", "science"))

@@ -21,8 +21,7 @@ import datetime
 from lxml import etree  # type: ignore[import-untyped]  # no stubs; lxml comes with feedgen
 
 from .config import FeedSettings, Settings
-from .feeds import build_feed, feed_items, utc_now
-from .site import SiteRenderer
+from .feeds import ItemHtml, build_feed, feed_items, utc_now
 from .views import DayView, base_url
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -89,7 +88,7 @@ def build_archive(
     days: list[DayView],
     chain: list[tuple[int, int]],
     now: datetime.datetime,
-    renderer: SiteRenderer | None = None,
+    renderer: ItemHtml,
 ) -> bytes:
     """One month's archive document: ``days`` (the feed's views of the month's published days) as Atom."""
     now = utc_now(now)

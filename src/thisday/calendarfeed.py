@@ -30,9 +30,9 @@ from .config import FeedSettings, Settings
 from .dates import Rule, anniversary_key, event_year, format_date, format_year, is_leap
 from .feeds import tag_authority
 from .index import CalendarIndex
+from .layout import feed_title
 from .markup import slugify
 from .model import Entry, Feb29Policy, Kind
-from .site import feed_title
 
 PRODID = "-//thisday//anniversaries calendar//EN"
 _NOT_ICAL = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff\ufffe\uffff]")

@@ -463,8 +463,8 @@ def site_preview(
     import dataclasses
 
     from .config import FeedSettings
+    from .layout import feed_path, published_feeds
     from .publish import render_site, site_window
-    from .site import feed_path, published_feeds
     from .views import day_path, language_folder
 
     settings = app.settings
@@ -512,8 +512,8 @@ def build(app: AppContext, date: str | None, days: int | None, now_text: str | N
     """
     from .channels import Hooks, Loaded, Run
     from .channels.feeds import FeedsChannel
+    from .layout import published_feeds
     from .ledger import Ledger
-    from .site import published_feeds
 
     on = app.parse_date(date)
     now = publish_time(app, on, now_text)

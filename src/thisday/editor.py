@@ -33,10 +33,11 @@ from .entries import scan_entry_files
 from .errors import ThisdayError
 from .feeds import day_title
 from .indexcache import Loaded, load_days
+from .layout import published_feeds
 from .model import Problem
 from .publish import site_window
 from .selection import day_selection
-from .site import SiteRenderer, published_feeds
+from .site import SiteRenderer
 from .views import Views
 
 PREFIX = "/_editor"

@@ -23,23 +23,26 @@ import re
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from feedgen.feed import FeedGenerator
 from lxml import etree  # type: ignore[import-untyped]  # no stubs; lxml comes with feedgen
 
 from . import i18n
 from .config import FeedSettings, Settings
-from .site import (
-    MEDIA_TYPES,
-    SiteRenderer,
-    feed_description,
-    feed_language,
-    feed_title,
-    feed_url,
-)
+from .layout import MEDIA_TYPES, feed_description, feed_language, feed_title, feed_url
 from .views import DayView, base_url, language_folder
 
 GENERATOR = "thisday"
+
+
+class ItemHtml(Protocol):
+    """What gives a feed item its HTML (the site's renderer, :class:`thisday.site.SiteRenderer`): the feed writer
+    only wraps it, so that a day's page and its feed item show the same thing."""
+
+    def day_item_html(self, day: DayView) -> str: ...
+
+    def entry_items_html(self, day: DayView) -> list[str]: ...
 
 
 def window(on: datetime.date, days: int) -> list[datetime.date]:
@@ -140,7 +143,7 @@ def feed_items(
     feed: FeedSettings,
     days: Sequence[DayView],
     now: datetime.datetime,
-    renderer: SiteRenderer | None = None,
+    renderer: ItemHtml,
 ) -> list[FeedItem]:
     """The items of a feed from its day views, newest day first (the item HTML rendered once for every format).
 
@@ -148,7 +151,6 @@ def feed_items(
     feed's kinds and tags); a day with no entries has no item.
     """
     now = utc_now(now)
-    renderer = renderer or SiteRenderer.create(settings)
     items: list[FeedItem] = []
     for day in sorted(days, key=lambda d: d.on, reverse=True):
         if not day.entries:
@@ -203,7 +205,7 @@ def build_feed(
     days: Sequence[DayView],
     now: datetime.datetime,
     fmt: str,
-    renderer: SiteRenderer | None = None,
+    renderer: ItemHtml,
     *,
     items: Sequence[FeedItem] | None = None,
     links: Sequence[tuple[str, str]] = (),

@@ -17,7 +17,7 @@ from typing import Any
 
 from .config import FeedSettings, Settings
 from .feeds import FeedItem, utc_now, xml_text
-from .site import feed_description, feed_title, feed_url
+from .layout import feed_description, feed_title, feed_url
 from .views import base_url
 
 VERSION = "https://jsonfeed.org/version/1.1"

@@ -23,8 +23,9 @@ from .errors import PublishError
 from .feeds import build_feed, feed_items, window
 from .index import CalendarIndex
 from .jsonfeed import build_json_feed
+from .layout import FEED_FORMATS, feed_language, feed_path, month_path, published_feeds
 from .selection import day_selection
-from .site import FEED_FORMATS, SiteRenderer, feed_language, feed_path, month_path, published_feeds
+from .site import SiteRenderer
 from .views import DayView, Views, day_path, language_folder, site_languages
 
 

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..config import Settings
+from ..layout import FEED_FORMATS, feed_path, feed_url, published_feeds
 from ..ledger import Status
-from ..site import FEED_FORMATS, feed_path, feed_url, published_feeds
 from . import ChannelHealth, ChannelReport, Run, describe
 
 log = logging.getLogger("thisday")
