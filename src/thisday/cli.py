@@ -330,6 +330,9 @@ def publish_time(app: AppContext, on: datetime.date, now_text: str | None) -> da
     return policy(app.settings, on, app.now(), given)
 
 
+STALL_MID_WRITE_ENV = "THISDAY_TEST_STALL_MID_WRITE"
+"""Test switch: `thisday build` stops (sleeps until killed) halfway through writing its Nth file."""
+
 STALL_MESSAGES_ENV = "THISDAY_TEST_STALL_AFTER_MESSAGES"
 """Test switch: `thisday run` stops (sleeps until killed) after serving this many digest recipients."""
 
@@ -412,7 +415,8 @@ def build(app: AppContext, date: str | None, days: int | None, now_text: str | N
         return loaded[-1]
 
     with Ledger.from_settings(app.settings) as ledger:
-        run = Run(app.settings, ledger, now, load, hooks=Hooks(after_file=_stall_hook()))
+        hooks = Hooks(after_file=_stall_hook(), mid_write=_stall_hook(STALL_MID_WRITE_ENV))
+        run = Run(app.settings, ledger, now, load, hooks=hooks)
         # recorded in the ledger like the daemon's build, so the cron way reads as published in `thisday status`
         report = FeedsChannel().publish(run, on, [on], window=days, force=True)
     if report.errors:

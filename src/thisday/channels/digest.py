@@ -325,8 +325,8 @@ class DigestChannel:
         rows = {r.channel: r for r in ledger.records(latest, "digest:")}
         skipped_day = day_row is not None and day_row.status is Status.DONE and day_row.detail.startswith("skipped")
         missing = [a for a in recipients if digest_channel(a) not in rows]
-        if day_row is not None and day_row.status is Status.FAILED:
-            failures.append(f"digest for {latest.isoformat()} failed: {day_row.detail}")
+        if day_row is not None and (day_row.status is Status.FAILED or unserved([day_row], run.now)):
+            failures.append(f"digest for {latest.isoformat()} {day_row.status.value}: {day_row.detail}")
         bad = unserved(rows.values(), run.now)
         for record in bad:
             failures.append(

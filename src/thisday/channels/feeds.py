@@ -49,7 +49,13 @@ class FeedsChannel:
             try:
                 loaded = run.load(site_window(run.settings, on, window))
                 written = build_site(
-                    run.settings, loaded.index, on, run.now, window, progress=run.hooks.after_file
+                    run.settings,
+                    loaded.index,
+                    on,
+                    run.now,
+                    window,
+                    progress=run.hooks.after_file,
+                    midway=run.hooks.mid_write,
                 )
             except ThisdayError as exc:
                 for hold in held:
