@@ -277,8 +277,12 @@ def send(app: AppContext, date: str | None, to: tuple[str, ...], force: bool) ->
     """Email DATE's digest (default today) to the configured recipients, or a test message with --to.
 
     Each recipient's outcome is recorded in the ledger, so running it again for the same DATE sends
-    nobody twice. Exits 1 when any recipient failed.
+    nobody twice. Exits 1 when any recipient failed. SIGTERM finishes the message in flight and stops (exit 1
+    when recipients are left).
     """
+    import signal
+    import threading
+
     from .channels import digest as mail
     from .ledger import Ledger
 
@@ -286,14 +290,31 @@ def send(app: AppContext, date: str | None, to: tuple[str, ...], force: bool) ->
     loaded = app.load_days([on])
     warn_problems(loaded)
     selection = day_selection(loaded.index, on, app.settings)
-    if to and not force:
-        report = mail.send_digest(selection, app.settings, to, clock=app.now, send_empty=True)
-    else:
-        recipients = to or mail.configured_recipients(app.settings)
-        with Ledger.from_settings(app.settings) as ledger:
+    terminated = threading.Event()
+
+    def on_sigterm(_signum: int, _frame: object) -> None:
+        terminated.set()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        if to and not force:
             report = mail.send_digest(
-                selection, app.settings, recipients, clock=app.now, ledger=ledger, force=force
+                selection, app.settings, to, clock=app.now, send_empty=True, stop=terminated.is_set
             )
+        else:
+            recipients = to or mail.configured_recipients(app.settings)
+            with Ledger.from_settings(app.settings) as ledger:
+                report = mail.send_digest(
+                    selection,
+                    app.settings,
+                    recipients,
+                    clock=app.now,
+                    ledger=ledger,
+                    force=force,
+                    stop=terminated.is_set,
+                )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if report.note:
         click.echo(report.note)
     for delivery in report.deliveries:
@@ -302,7 +323,13 @@ def send(app: AppContext, date: str | None, to: tuple[str, ...], force: bool) ->
     if report.deliveries:
         counts = report.summary()
         click.echo(f"{on.isoformat()}: {counts}", err=True)
-    if not report.ok:
+    if report.stopped:
+        click.echo(
+            f"thisday: stopped by SIGTERM: {len(report.stopped)} recipient(s) not served "
+            f"({', '.join(report.stopped)}); run `thisday send {on.isoformat()}` again to serve them",
+            err=True,
+        )
+    if not report.ok or report.stopped:
         sys.exit(1)
 
 
@@ -335,6 +362,26 @@ STALL_MID_WRITE_ENV = "THISDAY_TEST_STALL_MID_WRITE"
 
 STALL_MESSAGES_ENV = "THISDAY_TEST_STALL_AFTER_MESSAGES"
 """Test switch: `thisday run` stops (sleeps until killed) after serving this many digest recipients."""
+
+
+CLOCK_OFFSET_ENV = "THISDAY_TEST_CLOCK_OFFSET_FILE"
+"""Test switch: `thisday run` reads its wall clock as the system's plus the seconds in this file (re-read on every
+reading), so a test can step the clock back or forward."""
+
+
+def _test_wall_clock(zone: datetime.tzinfo) -> Callable[[], datetime.datetime] | None:
+    path = os.environ.get(CLOCK_OFFSET_ENV, "")
+    if not path:
+        return None
+
+    def wall_clock() -> datetime.datetime:
+        try:
+            offset = float(Path(path).read_text(encoding="utf-8").strip() or 0)
+        except (OSError, ValueError):  # being rewritten by the test: no step this time
+            offset = 0.0
+        return datetime.datetime.now(zone) + datetime.timedelta(seconds=offset)
+
+    return wall_clock
 
 
 def _stall_hook(variable: str = STALL_ENV) -> Callable[[Any], None] | None:
@@ -595,6 +642,7 @@ def run(app: AppContext, watch: float) -> None:
             watch=watch,
             after_file=_stall_hook(STALL_ENV),
             after_message=_stall_hook(STALL_MESSAGES_ENV),
+            wall_clock=_test_wall_clock(app.settings.zone),
         )
     )
 

@@ -217,9 +217,9 @@ class Ledger:
         self.url = url
         self.marker = marker
         self._marked = False
-        self._orphans: dict[str, tuple[datetime.date, str, Status, str]] = {}
+        self._orphans: dict[str, tuple[datetime.date, str, Status, str, object]] = {}
         """Claims of this process whose final mark could not be written (the ledger was locked or broken):
-        token -> (day, channel, status, detail), written by the next operation that can."""
+        token -> (day, channel, status, detail, when in naive UTC), written by the next claim that can."""
         self.path: Path | None = None
         self.busy_timeout = DEFAULT_BUSY_TIMEOUT
         connect_args: dict[str, object] = {}
@@ -247,7 +247,12 @@ class Ledger:
             if sqlite:
                 event.listen(self._engine, "connect", _sqlite_pragmas)
             with self._guard():
-                _metadata.create_all(self._engine)
+                try:
+                    _metadata.create_all(self._engine)
+                except OperationalError as exc:  # another process created it between our check and CREATE
+                    if "already exists" not in str(exc.orig):
+                        raise
+                    _metadata.create_all(self._engine)
         except OSError as exc:
             raise PublishError(
                 f"cannot create the ledger's folder for {url}: {exc.strerror or exc}; set state_dir or daemon.ledger_url"
@@ -349,7 +354,7 @@ class Ledger:
 
     def _settle_orphans(self) -> None:
         """Write the final marks this process could not write before (the ledger was locked)."""
-        for token, (day, channel, status, detail) in list(self._orphans.items()):
+        for token, (day, channel, status, detail, when) in list(self._orphans.items()):
             with self._begin() as conn:
                 conn.execute(
                     update(publications)
@@ -359,7 +364,7 @@ class Ledger:
                         publications.c.token == token,
                         publications.c.status.in_([Status.CLAIMED.value, Status.SENDING.value]),
                     )
-                    .values(status=status.value, detail=detail)
+                    .values(status=status.value, detail=detail, finished_at=when)
                 )
             del self._orphans[token]
 
@@ -540,7 +545,7 @@ class Ledger:
                     status, detail = Status.FAILED, f"interrupted ({reason})"
                 if isinstance(exc, LedgerError):  # the ledger is unusable: written by the next operation that can
                     held.finished = True
-                    self._orphans[claim.token] = (claim.day, claim.channel, status, detail)
+                    self._orphans[claim.token] = (claim.day, claim.channel, status, detail, _utc(clock()))
                 else:
                     with contextlib.suppress(LedgerError):  # kept as an orphan; the original exception goes on
                         (held.uncertain if status is Status.UNCERTAIN else held.failed)(detail)
@@ -581,7 +586,8 @@ class Ledger:
                 )
                 return bool(result.rowcount == 1)
         except LedgerError:
-            self._orphans[claim.token] = (claim.day, claim.channel, *orphan)
+            when = values.get("finished_at") or values.get("claimed_at")
+            self._orphans[claim.token] = (claim.day, claim.channel, *orphan, when)
             raise
 
     # -----------------------------------------------------------------------------------------

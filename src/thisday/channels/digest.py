@@ -100,6 +100,8 @@ class SendReport:
     day: datetime.date
     deliveries: tuple[Delivery, ...] = ()
     note: str = ""
+    stopped: tuple[str, ...] = ()
+    """Recipients not tried because the send was asked to stop (SIGTERM) before their turn."""
 
     def count(self, status: str) -> int:
         return sum(1 for d in self.deliveries if d.status == status)
@@ -124,7 +126,7 @@ class SendReport:
     @property
     def settled(self) -> bool:
         """Every recipient is served, refused or uncertain: nobody is left for a later run to send to."""
-        return all(d.status in (SENT, UNCERTAIN) or (d.status == FAILED and d.permanent) or d.settled
+        return not self.stopped and all(d.status in (SENT, UNCERTAIN) or (d.status == FAILED and d.permanent) or d.settled
                    for d in self.deliveries)
 
 
@@ -140,6 +142,7 @@ def send_digest(
     environ: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     after_each: Callable[[Delivery], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> SendReport:
     """Send the day's digest to each recipient (one message each) and report every outcome.
 
@@ -147,7 +150,8 @@ def send_digest(
     already done for the day is skipped; ``force`` sends again to them. Without a ledger (a test send),
     nothing is recorded. A day with no entries is not sent unless ``send_empty``.
     ``clock`` gives aware datetimes: the message's Date and the ledger's times. ``after_each`` is called with each
-    recipient's outcome once it is recorded.
+    recipient's outcome once it is recorded. ``stop`` is asked before each recipient: when it says True, the
+    send ends there (the message in flight is always finished) and the others are reported as ``stopped``.
     """
     day = selection.on
     addresses = []
@@ -169,8 +173,12 @@ def send_digest(
     sender = digest.sender.addr_spec
     now = clock()
     deliveries: list[Delivery] = []
+    stopped: tuple[str, ...] = ()
     with Mailer(settings.smtp, password=password, sleep=sleep) as mailer:
-        for address in addresses:
+        for number, address in enumerate(addresses):
+            if stop is not None and stop():
+                stopped = tuple(addresses[number:])
+                break
             if ledger is None:
                 delivery = mailer.send(digest.message(now, address, test=True), address, sender)
             else:
@@ -178,7 +186,7 @@ def send_digest(
             deliveries.append(delivery)
             if after_each is not None:
                 after_each(delivery)
-    return SendReport(day, tuple(deliveries))
+    return SendReport(day, tuple(deliveries), stopped=stopped)
 
 
 def _send_held(
