@@ -143,6 +143,7 @@ def run(
             job()
             if stopping.wait(watch):  # monotonic: a step of the wall clock never stretches this wait
                 break
+            scheduler.wakeup()  # the daily trigger's wait too is recomputed from the wall clock as it is now
             moved = (clock() - wall).total_seconds() - (time.monotonic() - steady)
             if abs(moved) >= STEP_WARNING:
                 direction = "forward" if moved > 0 else "back"
