@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import enum
+import logging
 import os
 import secrets
 import socket
@@ -60,6 +61,8 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, Operati
 
 from .config import Settings
 from .errors import PublishError
+
+log = logging.getLogger("thisday")
 
 DEFAULT_STALE_AFTER = datetime.timedelta(hours=1)
 """A claim older than this is taken to be left by a process that died, and may be taken over."""
@@ -268,6 +271,15 @@ class Ledger:
         return cls(settings.ledger_url(), marker=settings.state_dir / MARKER_NAME)
 
     def close(self) -> None:
+        for day, channel, status, detail, _ in self._orphans.values():  # the ledger stayed unusable to the end
+            log.error(
+                "%s: could not record %s %s as %s (%s); the next run settles it (uncertain if it was being sent)",
+                self.where,
+                day.isoformat(),
+                channel,
+                status.value,
+                detail or "no detail",
+            )
         self._engine.dispose()
 
     def __enter__(self) -> Ledger:

@@ -231,7 +231,12 @@ class Mailer:
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
             raise _Temporary(f"connection to {self._where()} lost while sending the message: {exc}") from None
-        if before_data is not None and not before_data():
+        try:
+            go_on = before_data is None or before_data()
+        except BaseException:
+            self._drop()  # mid-DATA: only closing the connection abandons the message (a QUIT would be data)
+            raise
+        if not go_on:
             self._drop()  # without the final "." the server discards the message
             return False
         try:
