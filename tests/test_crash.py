@@ -243,6 +243,10 @@ def test_killed_at_random_moments_nobody_gets_a_digest_twice_and_nobody_is_lost(
         figures.kills += kill_at(trial.start("run", "--watch", "1"), rng.uniform(0.3, run_span * 1.1))
         check_after_kill(trial, figures, feeds=True)
         daemon = trial.start("run", "--watch", "1")
+        assert daemon.stderr is not None
+        for line in daemon.stderr:  # SIGTERM is handled from here on (before, it is the default action)
+            if b"started:" in line:
+                break
         wait_until(lambda t=trial: finished(t), daemon)
         time.sleep(1.5)  # another check or two (--watch 1): nothing may go out again
         daemon.send_signal(signal.SIGTERM)
@@ -258,6 +262,8 @@ def test_killed_at_random_moments_nobody_gets_a_digest_twice_and_nobody_is_lost(
             f"{figures.unserved} unserved, {figures.uncertain} uncertain "
             f"({figures.uncertain_not_received} of them never received), {figures.status_checks} status checks"
         )
+        for problem in figures.problems:
+            print(f"crash trials: PROBLEM: {problem}")
     assert figures.trials >= 30
     assert figures.problems == []
     assert figures.duplicates == 0 and figures.unserved == 0
