@@ -76,7 +76,7 @@ def json_floor(data: Path) -> float:
 
 
 def cold_index(entries: Path, state: Path) -> tuple[float, int]:
-    from thisday.store import IndexStore
+    from thisday.indexcache import IndexStore
 
     def build() -> None:
         shutil.rmtree(state, ignore_errors=True)
@@ -90,7 +90,7 @@ def cold_index(entries: Path, state: Path) -> tuple[float, int]:
 
 
 def reindex_one(entries: Path, state: Path) -> float:
-    from thisday.store import IndexStore
+    from thisday.indexcache import IndexStore
 
     target = (sorted(entries.rglob("07-12.json")) or sorted(entries.rglob("07-*.yaml")))[0]
     original = target.read_text(encoding="utf-8")

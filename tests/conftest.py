@@ -14,3 +14,10 @@ def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     monkeypatch.setenv("THISDAY_STATE_DIR", str(state))
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)
     return state
+
+
+# Shared fixtures for browser and PostgreSQL tests (see tests/browser.py and tests/pgserver.py):
+# ``browser`` is a headless chromium tab at phone width; ``postgres_url`` is the SQLAlchemy URL of a fresh
+# database on a throwaway server (``postgres_server`` is the server itself).
+from browser import _chromium_session, browser  # noqa: E402, F401
+from pgserver import postgres_server, postgres_url  # noqa: E402, F401

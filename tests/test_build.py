@@ -4,6 +4,7 @@ feeds intact."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import random
@@ -21,8 +22,11 @@ from thisday.cli import STALL_ENV, main
 from thisday.config import FeedSettings, Settings, load_settings
 from thisday.entries import load_tree
 from thisday.errors import PublishError
+from thisday.feeds import window
 from thisday.index import CalendarIndex
+from thisday.model import Kind
 from thisday.publish import build_site, render_site
+from thisday.selection import day_selection
 from thisday.site import published_feeds
 
 FIXTURES = Path(__file__).parent / "fixtures" / "entries"
@@ -342,3 +346,27 @@ def test_feeds_do_not_depend_on_the_machines_zone(tmp_path: Path) -> None:
         outputs.append({p.name: p.read_bytes() for p in sorted(feeds.glob("*.*"))})
     assert outputs[0].keys() == outputs[1].keys() and outputs[0]["onthisday.atom"]
     assert outputs[0] == outputs[1]
+
+
+def test_a_build_renders_each_body_once() -> None:
+    """However many pages and feed items show an entry (its day page, the index, three feeds in two formats),
+    a build renders its Markdown body once."""
+    from thisday.views import Views
+
+    settings = load_settings(None, entries=FIXTURES)
+    settings = dataclasses.replace(
+        settings,
+        feeds=(FeedSettings(), FeedSettings(name="births", kinds=(Kind.BIRTH,), items="entry")),
+    )
+    index = CalendarIndex.build(load_tree(FIXTURES).entries)
+    views = Views(settings)
+    on = datetime.date(2026, 7, 12)
+    now = datetime.datetime(2026, 7, 12, 6, tzinfo=datetime.UTC)
+    files = list(render_site(settings, index, on, now, views=views))
+    bodies = {
+        (occ.entry.id, occ.entry.body)
+        for d in window(on, 14)
+        for occ in day_selection(index, d, settings).occurrences
+    }
+    assert len(files) > 14 and len(bodies) > 3
+    assert views.renders == len(bodies)

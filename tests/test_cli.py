@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import hostile
 from thisday.cli import main
 
 ROOT = Path(__file__).parent.parent
@@ -133,3 +134,28 @@ def test_every_command_has_help_and_is_documented(name: str) -> None:
     assert any(h.startswith(f"### `thisday {name}") for h in headings), (
         f"no README section for thisday {name}"
     )
+
+
+@pytest.mark.parametrize("kind", sorted(hostile.MAKERS))
+def test_commands_never_trace_back_on_hostile_files(tmp_path: Path, kind: str) -> None:
+    """check, preview, build and status report a hostile entry file as a problem and never show a traceback."""
+    if kind == "failing read" and not Path("/proc/self/mem").exists():
+        pytest.skip("needs Linux /proc")
+    entries = tmp_path / "entries"
+    entries.mkdir()
+    rel, _expected = hostile.MAKERS[kind](entries)
+    (entries / "good.yaml").write_text(hostile.GOOD, encoding="utf-8")
+    config = tmp_path / "thisday.toml"
+    config.write_text('timezone = "UTC"\n[site]\nbase_url = "https://example.org/"\n', encoding="utf-8")
+    with hostile.FifoUnblocker(entries):
+        for command in (["check"], ["preview", "2026-07-20"], ["build", "--date", "2026-07-20"], ["status"]):
+            result = CliRunner().invoke(main, ["--config", str(config), *command])
+            assert result.exception is None or isinstance(result.exception, SystemExit), (
+                command,
+                result.exception,
+            )
+            assert "Traceback" not in result.output, command
+            if command == ["check"]:
+                assert result.exit_code == 1 and f"{entries}/{rel}:" in result.stdout, result.output
+            if command[0] == "preview":
+                assert result.exit_code == 0 and "Good" in result.stdout, result.output

@@ -372,3 +372,44 @@ def test_uncertain_recipient_is_resent_on_purpose_and_recorded(
     with Ledger.from_settings(settings) as ledger:
         record = ledger.get(day, "digest:ada@example.org")
         assert record is not None and record.status is Status.DONE
+
+
+def test_a_digest_that_cannot_render_is_failing_and_goes_out_once_fixed(
+    tmp_path: Path, smtp: tuple[Recorder, int]
+) -> None:
+    """A broken template (here a per-recipient unsubscribe URL shown through a name that does not exist) stops the
+    day's digest: nobody is left claimed, the day is not recorded as done, `thisday status` says FAILING, and once
+    the template is fixed the next run sends the day to every recipient, once."""
+    recorder, port = smtp
+    templates = tmp_path / "my-templates" / "email"
+    templates.mkdir(parents=True)
+    (templates / "body.txt").write_text("{{ lead.title }}\n{{ unsubscribe_link_for_email }}\n", encoding="utf-8")
+    config = write_config(tmp_path, port)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            'timezone = "Europe/Berlin"',
+            'timezone = "Europe/Berlin"\ntemplates = "my-templates"',
+        ).replace(
+            'catch_up = "latest"',
+            'catch_up = "latest"\nunsubscribe_url = "https://history.example.org/unsubscribe?email={email}"',
+        ),
+        encoding="utf-8",
+    )
+    settings = load_settings(config, state_dir=tmp_path / "state")
+    day = datetime.date(2026, 7, 12)
+    with Ledger.from_settings(settings) as ledger:
+        broken = publish_due(settings, at(12, 6, 0), ledger)
+        assert not broken.ok and any("unsubscribe_link_for_email" in e for e in broken.errors)
+        assert recorder.messages == []
+        rows = ledger.records(day, "digest")
+        assert all(r.status is not Status.CLAIMED for r in rows)
+        assert all(r.status is not Status.DONE for r in rows)
+        status = health(settings, ledger, at(12, 7, 0), 0)
+        assert not status.healthy and "digest" in status.lines[-1]
+        again = publish_due(settings, at(12, 6, 30), ledger)  # still broken: still failing, still nobody claimed
+        assert not again.ok and not health(settings, ledger, at(12, 7, 0), 0).healthy
+        (templates / "body.txt").unlink()
+        fixed = publish_due(settings, at(12, 7, 10), ledger)
+        assert fixed.ok
+        assert health(settings, ledger, at(12, 7, 20), 0).healthy
+    assert sorted(recorder.recipients()) == sorted(RECIPIENTS)

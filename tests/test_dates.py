@@ -190,7 +190,7 @@ def test_years_ago_across_the_era() -> None:
 
 def test_round_anniversaries() -> None:
     """10 and every multiple of 25 are round; other numbers and 0 are not."""
-    assert [n for n in range(0, 201) if is_round_anniversary(n)] == [10, 25, 50, 75, 100, 125, 150, 175, 200]
+    assert [n for n in range(0, 201) if is_round_anniversary(n, "classic")] == [10, 25, 50, 75, 100, 125, 150, 175, 200]
 
 
 @pytest.mark.parametrize(
@@ -296,3 +296,45 @@ def test_rrule_parser_never_crashes(text: str) -> None:
     """No RRULE body, however malformed, crashes the rule parser with anything but a DateError."""
     with contextlib.suppress(DateError):
         parse_rule("FREQ=YEARLY;" + text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "FREQ=MINUTELY",
+        "FREQ=SECONDLY;BYMONTH=1",
+        "FREQ=HOURLY",
+        "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
+        "FREQ=WEEKLY;BYDAY=MO",
+        "RRULE:FREQ=MONTHLY;BYMONTHDAY=1",
+        "BYMONTH=11;BYDAY=+4TH",
+    ],
+)
+def test_only_yearly_rules(text: str) -> None:
+    """An observance recurs once a year: any other FREQ is refused with what to write instead."""
+    with pytest.raises(DateError, match="FREQ=YEARLY;BYMONTH=11;BYDAY=\\+4TH"):
+        parse_rule(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("FREQ=YEARLY;BYHOUR=0,1,2;BYMINUTE=0,30", "BYHOUR"),
+        ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "never falls on any day"),
+        ("FREQ=YEARLY;BYMONTH=4;BYMONTHDAY=31;BYDAY=MO", "never falls on any day"),
+        ("FREQ=YEARLY;BYMONTH=1;BYMONTHDAY=1\nRDATE:20200101", "not understood"),
+        ("FREQ=YEARLY;FREQ=YEARLY;BYMONTH=1", "twice"),
+    ],
+)
+def test_rules_that_cannot_be_an_observance(text: str, fragment: str) -> None:
+    """Time-of-day parts, rules that never fire and multi-line rule sets are refused with a DateError."""
+    with pytest.raises(DateError, match=fragment):
+        parse_rule(text)
+
+
+def test_rare_yearly_rules_still_work() -> None:
+    """A yearly rule that fires only in some years (29 February, Friday the 13th of August) is accepted."""
+    leap = parse_rule("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29")
+    assert leap.dates_in(2028) == (datetime.date(2028, 2, 29),) and leap.dates_in(2027) == ()
+    friday = parse_rule("FREQ=YEARLY;BYMONTH=8;BYMONTHDAY=13;BYDAY=FR")
+    assert friday.dates_in(2027) == (datetime.date(2027, 8, 13),) and friday.dates_in(2026) == ()

@@ -18,6 +18,7 @@ from golden_files import check_golden
 from thisday.cli import main
 from thisday.config import DigestSettings, Settings, SiteSettings
 from thisday.digest import (
+    Digest,
     build_message,
     render_parts,
 )
@@ -350,3 +351,52 @@ def test_digest_command_writes_an_eml_file(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_links_in_bodies_are_absolute_and_the_text_part_keeps_their_urls() -> None:
+    """A relative link in an entry body points at the site in the HTML part (as on the site and in the feeds),
+    and the plain-text part keeps every link's URL as a numbered reference under its paragraph."""
+    body = "Read [the notes](notes/vlasov.html) and [a source](https://example.net/a?b=1&c=2).\n\nMore [here](#top)."
+    msg = parse(build_message(DaySelection(DAY, (entry("Linked", body=body, featured=True),)), settings(), NOW))
+    html = part(msg, "html")
+    assert 'href="https://example.org/notes/vlasov.html"' in html
+    assert 'href="notes/vlasov.html"' not in html
+    text = part(msg, "plain")
+    assert "the notes [1] and a source [2]" in text
+    assert "[1] https://example.org/notes/vlasov.html" in text
+    assert "[2] https://example.net/a?b=1&c=2" in text
+    assert "[3] https://example.org/days/2026-07-12.html#top" in text
+
+
+def test_no_control_character_reaches_the_subject() -> None:
+    """A title carrying terminal escapes or other control characters (built directly, past the loader's check)
+    never puts one into the Subject header."""
+    evil = entry("Evil\x1b[31m title\x07 with\x00 controls\x9b", featured=True)
+    msg = build_message(DaySelection(DAY, (evil,)), settings(), NOW)
+    subject = str(msg["Subject"])
+    assert "Evil[31m title with controls" in subject
+    assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in subject)
+
+
+@pytest.mark.parametrize(
+    "unsubscribe",
+    ["https://example.org/unsubscribe?email={email}", "mailto:leave@example.org", ""],
+)
+def test_a_prepared_message_is_the_same_message_for_each_recipient(unsubscribe: str) -> None:
+    """The fast path a send uses (headers made once, bodies filled in per recipient) gives, for each recipient,
+    the same headers and the same text and HTML as the message built whole by the email package."""
+    cfg = settings(unsubscribe_url=unsubscribe)
+    occ = entry("Gödel’s letter reaches Москва", body="Ünïcödé body — “quoted”, trailing space \n\n. a dot line", featured=True)
+    digest = Digest.render(DaySelection(DAY, (occ, *selection_on(DAY).occurrences)), cfg)
+    prepared = digest.prepare(NOW)
+    for address in ("reader@example.org", "zoe.o'neil+news@example.org", "x@sub.example.co.uk"):
+        fast = email.message_from_bytes(digest.message_bytes(prepared, NOW, address), policy=email.policy.default)
+        whole = parse(digest.message(NOW, address))
+        assert sorted(fast.keys()) == sorted(whole.keys())
+        for header in whole:
+            if header.lower() != "content-type":  # the MIME boundary differs, nothing else
+                assert str(fast[header]).strip() == str(whole[header]).strip(), header
+        assert part(fast, "plain") == part(whole, "plain")
+        assert part(fast, "html") == part(whole, "html")
+        assert address in str(fast["To"])
+        assert all(len(line) <= 998 for line in digest.message_bytes(prepared, NOW, address).split(b"\r\n"))

@@ -20,8 +20,9 @@ from thisday.dates import parse_rule
 from thisday.entries import load_tree
 from thisday.importers import REASONS, ImportOptions, ImportResult, ImportSourceError, import_source
 from thisday.importers.common import RecordError, parse_year
-from thisday.importers.output import render_files, report_text, write_files
+from thisday.importers.output import MANIFEST, render_files, report_text, write_files
 from thisday.index import CalendarIndex
+from thisday.markup import render_markdown
 from thisday.model import Calendar, Kind
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
@@ -469,10 +470,12 @@ def test_cli_import_csv_with_report(tmp_path: Path) -> None:
     assert result.stdout.splitlines() == [
         f"imported 2 of 3 records as 2 entries into {entries / 'imported' / 'csv'} (2 files written, 0 unchanged)",
         "not imported: 1 record (date-does-not-exist 1)",
-        f"report: {report} (1 not imported, 0 notes)",
+        f"report: {report} (1 not imported, 1 notes)",
     ]
     assert "importing" not in result.stderr
-    assert "museum.csv:4\tdate-does-not-exist" in report.read_text(encoding="utf-8")
+    text = report.read_text(encoding="utf-8")
+    assert "museum.csv:4\tdate-does-not-exist" in text
+    assert "museum.csv:1\tnote\tcolumns ignored (not entry fields): Catalogue no, Type;" in text
     again = CliRunner().invoke(main, args)
     assert "(0 files written, 2 unchanged)" in again.stdout
     check = CliRunner().invoke(main, ["--entries", str(entries), "check"])
@@ -495,7 +498,8 @@ def test_cli_import_errors(tmp_path: Path) -> None:
 
 
 def test_cli_import_wikipedia_into_folder(tmp_path: Path) -> None:
-    """--into chooses the folder; rejects are summarised with reasons, the first listed on stderr."""
+    """--into chooses the folder; rejects are summarised with reasons, the first listed on stderr; without
+    --report the count of records imported with a note is said too."""
     entries = tmp_path / "entries"
     into = entries / "wikipedia"
     result = CliRunner().invoke(
@@ -513,6 +517,8 @@ def test_cli_import_wikipedia_into_folder(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "imported 26 of 29 records as 26 entries" in result.stdout
     assert "not imported: 3 records (duplicate 2, no-text 1)" in result.stdout
+    notes = len(import_source("wikipedia-day-files", FIXTURES / "wikipedia").notes)
+    assert f"notes: {notes} records imported with a note (--report FILE lists them)" in result.stdout
     assert "01-24.json Births #1: no-text" in result.stderr
     assert (into / "01-27.json").is_file()
 
@@ -549,3 +555,327 @@ def test_real_day_file_from_shared_data(tmp_path: Path) -> None:
     assert all(e["sources"][0]["title"] == "Wikipedia, 'July 12' (CC BY-SA 3.0)" for e in result.entries)
     julian = [e for e in result.entries if e.get("calendar") == Calendar.JULIAN.value]
     assert julian and all(e["date"].lstrip("~") < "1583" or e["date"].startswith("-") for e in julian)
+
+
+# ---------------------------------------------------------------------------------------------
+# The package's shape
+
+
+def test_importers_use_the_shared_error_and_import_no_cycle() -> None:
+    """There is one ImportSourceError (thisday.errors'), re-exported by the package; no module the package is
+    built from imports from the package itself (``from . import``), so each can be imported alone without a
+    cycle. (``run.py``, the command's layer on top of the package, may.)"""
+    import ast
+
+    import thisday.errors
+    import thisday.importers
+
+    assert thisday.importers.ImportSourceError is thisday.errors.ImportSourceError
+    assert issubclass(thisday.importers.ImportSourceError, thisday.errors.ThisdayError)
+    folder = Path(thisday.importers.__file__).parent
+    cyclic = []
+    for path in sorted(folder.glob("*.py")):
+        if path.name in ("__init__.py", "run.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module is None:
+                cyclic.append(f"{path.name}:{node.lineno}")
+    assert cyclic == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Crashes become reports
+
+
+def _ics(tmp_path: Path, *lines: str) -> Path:
+    body = "\r\n".join(["BEGIN:VEVENT", "UID:x@example.org", "SUMMARY:An event", *lines, "END:VEVENT"])
+    path = tmp_path / "cal.ics"
+    path.write_bytes(f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n{body}\r\nEND:VCALENDAR\r\n".encode())
+    return path
+
+
+def test_ical_broken_rule_and_time_zone_are_reported(tmp_path: Path) -> None:
+    """RRULE:FREQ=YEARLX is a record reported as unsupported-rule; a TZID of 300 characters refuses the file
+    with one line that says what to use, instead of a traceback."""
+    broken = import_source("ical", _ics(tmp_path, "DTSTART;VALUE=DATE:19020611", "RRULE:FREQ=YEARLX"))
+    assert [(r.reason, r.detail.split(":")[0]) for r in broken.rejects] == [
+        ("unsupported-rule", "RRULE cannot be read")
+    ]
+    with pytest.raises(ImportSourceError, match="TZID is not a time zone name") as caught:
+        import_source("ical", _ics(tmp_path, "DTSTART;TZID=" + "A" * 300 + ":19690720T221700"))
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [("[" * 1000 + "]" * 1000).encode(), ('{"data": {"Events": [{"year": ' + "1" * 4400 + "}]}}").encode()],
+    ids=["nested-1000-deep", "4400-digit-number"],
+)
+def test_wikipedia_unreadable_json_is_a_bad_file(tmp_path: Path, data: bytes) -> None:
+    """A day file nested 1,000 levels deep or holding a 4,400-digit number is one bad-file record."""
+    (tmp_path / "07-12.json").write_bytes(data)
+    result = import_source("wikipedia-day-files", tmp_path)
+    assert reasons(result) == {"07-12.json": "bad-file"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Control characters, CSV rows, CSV columns and dates
+
+
+CONTROLS = "".join(map(chr, [*range(0, 9), *range(11, 32), 127, *range(128, 160)]))
+
+
+def _all_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "".join(_all_text(v) for v in value.values())
+    if isinstance(value, list):
+        return "".join(_all_text(v) for v in value)
+    return ""
+
+
+def test_control_characters_are_stripped_and_noted(tmp_path: Path) -> None:
+    """Terminal escapes, NUL, BEL, DEL and C1 characters from CSV and iCalendar never reach an entry (nor the
+    report); each record that had some gets a note naming them; a body keeps its line breaks and tabs."""
+    path = tmp_path / "c.csv"
+    path.write_text(
+        'date,title,body\n1942-07-12,"\x1b[31mRed\x1b[0m title\x07","line one\x00\n\tline two\x7f\x9b"\n'
+        "1942-07-13,Clean,ok\n1990s,\x1b[2JA decade\x07,\n",
+        encoding="utf-8",
+    )
+    result = import_source("csv", path)
+    assert reasons(result) == {"c.csv:5": "not-a-year"}
+    assert not set(report_text(result, "csv", "c.csv")) & set(CONTROLS)  # nor in what the report shows
+    entry = by_title(result)["[31mRed[0m title"]
+    assert entry["body"] == "line one\n\tline two"
+    ics = _ics(
+        tmp_path, "DTSTART;VALUE=DATE:19020611", "DESCRIPTION:\x1b]0;owned\x07text", "CATEGORIES:a\x00b"
+    )
+    ical = import_source("ical", ics)
+    for imported in (result, ical):
+        for entry in imported.entries:
+            assert not set(_all_text(entry)) & set(CONTROLS)
+    notes = {n.location: n.message for n in result.notes}
+    assert notes == {
+        "c.csv:2": "control characters removed: U+001B, U+0007 in title; U+0000, U+007F, U+009B in body"
+    }
+    assert [n.message for n in ical.notes] == [
+        "control characters removed: U+0000 in CATEGORIES; U+001B, U+0007 in DESCRIPTION"
+    ]
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085", "\x0b", "\x0c"])
+def test_csv_rows_are_not_split_inside_cells(tmp_path: Path, separator: str) -> None:
+    """Line and paragraph separators, NEL, VT and FF inside an unquoted cell do not end the row: the title is
+    whole and no phantom record appears."""
+    path = tmp_path / "s.csv"
+    path.write_text(
+        f"date,title\n1942-07-12,First part{separator}second part\n1942-07-13,Next\n", encoding="utf-8"
+    )
+    result = import_source("csv", path)
+    assert result.records == 2 and result.rejects == ()
+    assert [e["title"] for e in result.entries] == ["First part second part", "Next"]
+    assert [e["date"] for e in result.entries] == ["1942-07-12", "1942-07-13"]
+
+
+def test_csv_observe_column_and_ignored_columns(tmp_path: Path) -> None:
+    """An observe column keeps a Julian row on its Old Style day (observe: julian, filed on that day); observe
+    without calendar julian is reported; columns that are not fields are named in one note per import."""
+    path = tmp_path / "o.csv"
+    path.write_text(
+        "date,title,calendar,observe,Notes,Shelf\n"
+        "1642-12-25,Newton is born,julian,julian,x,1\n"
+        "1642-12-25,Not kept on the Old Style day,julian,,y,2\n"
+        "1900-01-01,Observe without calendar,,julian,z,3\n",
+        encoding="utf-8",
+    )
+    result = import_source("csv", path)
+    entries = by_title(result)
+    newton = entries["Newton is born"]
+    assert (newton["calendar"], newton["observe"]) == ("julian", "julian")
+    assert "observe" not in entries["Not kept on the Old Style day"]
+    assert reasons(result) == {"o.csv:4": "bad-record"}
+    files = render_files(result.entries)
+    assert "12-25.json" in files and "01-04.json" in files  # 25 Dec 1642 O.S. is 4 January 1643
+    ignored = [n for n in result.notes if "ignored" in n.message]
+    assert [(n.location, n.message.split(";")[0]) for n in ignored] == [
+        ("o.csv:1", "columns ignored (not entry fields): Notes, Shelf")
+    ]
+
+
+def test_csv_bodies_say_the_year_as_written(tmp_path: Path) -> None:
+    """As the README promises, a year that is not plain is said in the body: "Before 879" is published as
+    c. 879 and the body says "Year in the source: Before 879."; a plain year adds nothing."""
+    path = tmp_path / "y.csv"
+    path.write_text(
+        "date,title,body\nBefore 879,A treaty,Its text is lost.\n1425 (or 1426),A birth,\n1942,Plain,\n",
+        encoding="utf-8",
+    )
+    entries = by_title(import_source("csv", path))
+    assert entries["A treaty"]["date"] == "~0879"
+    assert entries["A treaty"]["body"] == "Its text is lost.\n\nYear in the source: Before 879."
+    assert entries["A birth"]["body"] == "Year in the source: 1425 (or 1426)."
+    assert "body" not in entries["Plain"]
+
+
+def test_csv_qualified_dates_import_as_approximate(tmp_path: Path) -> None:
+    """'c. 30 Jun 862' and 'circa 1367-04' are approximate dates (~), not "not a year" or "a range of years";
+    the body gives the date as the source wrote it."""
+    path = tmp_path / "q.csv"
+    path.write_text("date,title\nc. 30 Jun 862,Early\ncirca 1367-04,Month\n", encoding="utf-8")
+    result = import_source("csv", path)
+    assert result.rejects == ()
+    entries = by_title(result)
+    assert entries["Early"]["date"] == "~0862-06-30"
+    assert entries["Early"]["body"] == "Date in the source: c. 30 Jun 862."
+    assert entries["Month"]["date"] == "~1367-04"
+    write_and_load(result, tmp_path / "entries")
+
+
+# ---------------------------------------------------------------------------------------------
+# iCalendar text and spans
+
+
+def test_ical_description_keeps_its_lines_as_plain_text(tmp_path: Path) -> None:
+    """A DESCRIPTION is plain text: lines starting '#', '*', '1.' are not made headings or lists, and each line
+    break survives as a break when the body is published as Markdown."""
+    ics = _ics(
+        tmp_path,
+        "DTSTART;VALUE=DATE:19020611",
+        "DESCRIPTION:# Not a heading\\n* not a list\\n1. not numbered\\n<b>tags</b> & _under_\\n\\nNew paragraph",
+    )
+    html = render_markdown(import_source("ical", ics).entries[0]["body"])
+    assert html == (
+        "<p># Not a heading<br>\n* not a list<br>\n1. not numbered<br>\n&lt;b&gt;tags&lt;/b&gt; &amp; _under_</p>\n"
+        "<p>New paragraph</p>"
+    )
+
+
+def test_ical_multi_day_event_is_noted_and_said(tmp_path: Path) -> None:
+    """An all-day event over several days is imported on its first day with a note, and its body says the span."""
+    ics = _ics(tmp_path, "DTSTART;VALUE=DATE:19690701", "DTEND;VALUE=DATE:19690706", "DESCRIPTION:A fair.")
+    result = import_source("ical", ics)
+    entry = result.entries[0]
+    assert entry["date"] == "1969-07-01"
+    assert entry["body"] == "From 1 July 1969 to 5 July 1969.\n\nA fair."
+    assert [n.message for n in result.notes] == [
+        "an event over 5 days (1969-07-01 to 1969-07-05): imported on its first day, the span said in the body"
+    ]
+    one_day = import_source(
+        "ical", _ics(tmp_path, "DTSTART;VALUE=DATE:19690701", "DTEND;VALUE=DATE:19690702")
+    )
+    assert one_day.notes == () and "body" not in one_day.entries[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# An import that imports nothing
+
+
+def test_cli_import_of_nothing_exits_1_and_claims_nothing(tmp_path: Path) -> None:
+    """When no record can be imported the command exits 1 with one line saying why, writes no entry file and
+    no _import.json, so the next, correct import into the same folder is not refused."""
+    entries = tmp_path / "entries"
+    entries.mkdir()
+    into = entries / "imported"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date,title\n1990s,A decade\n7/12/1942,Slashed\n", encoding="utf-8")
+    report = tmp_path / "report.txt"
+    args = ["--entries", str(entries), "import", "csv", "--into", str(into)]
+    failed = CliRunner().invoke(main, [*args, str(bad), "--report", str(report)])
+    assert failed.exit_code == 1
+    assert failed.stderr.startswith(f"thisday: error: {bad}: none of its 2 records could be imported")
+    assert not (into / MANIFEST).exists() and not (into.exists() and any(into.iterdir()))
+    assert "bad.csv:2\tnot-a-year" in report.read_text(encoding="utf-8")  # the report still says why
+    good = CliRunner().invoke(main, [*args, str(FIXTURES / "events.csv")])
+    assert good.exit_code == 0, good.output
+    assert (into / MANIFEST).is_file()
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON collections
+
+
+def test_json_wikimedia_shape_by_section() -> None:
+    """The Wikimedia "on this day" shape: sections give the kind, the file name gives the day, numeric years
+    (negative: BC) join it, the first page is the source; bad records are reported with their reason."""
+    result = import_source("json", FIXTURES / "json" / "onthisday-07-20.json")
+    assert_accounted(result)
+    entries = by_title(result)
+    apollo = entries["Apollo 11 lands on the Moon."]
+    assert (apollo["date"], apollo["kind"]) == ("1969-07-20", "event")
+    assert apollo["sources"] == [{"title": "Apollo 11", "url": "https://en.wikipedia.org/wiki/Apollo_11"}]
+    assert apollo["id"] == "json-1969-07-20-apollo-11-lands-on-the-moon"
+    assert entries["Julius Caesar's forces cross a river."]["date"] == "-0048-07-20"  # -49 is 49 BC
+    assert entries["Edmund Hillary, New Zealand mountaineer (d. 2008)"]["kind"] == "birth"
+    assert entries["Bruce Lee, martial artist (b. 1940)"]["kind"] == "death"
+    assert reasons(result) == {
+        "onthisday-07-20.json events #2": "not-a-year",
+        "onthisday-07-20.json deaths #2": "bad-record",
+        "onthisday-07-20.json holidays #1": "no-date",
+    }
+
+
+def test_json_list_with_column_mapping(tmp_path: Path) -> None:
+    """Other layouts are mapped with --column FIELD=PATH (dotted key paths); dates read as in CSV."""
+    options = ImportOptions(
+        columns={"date": "when", "title": "what", "source_url": "link.href", "tags": "labels"}
+    )
+    result = import_source("json", FIXTURES / "json" / "collection.json", options)
+    assert_accounted(result)
+    entries = by_title(result)
+    medal = entries["The Medal of Honor is created"]
+    assert medal["date"] == "1862-07-12" and medal["tags"] == ["military", "awards"]
+    assert medal["sources"][0]["url"] == "https://en.wikipedia.org/wiki/Medal_of_Honor"
+    assert entries["An approximate early date"]["date"] == "~0862-06-30"
+    assert entries["A year-only record"]["kind"] == "birth"
+    assert reasons(result) == {
+        "collection.json items #3": "date-does-not-exist",
+        "collection.json items #4": "no-date",
+    }
+    write_and_load(result, tmp_path / "entries")
+    with pytest.raises(ImportSourceError, match="'when' is not a field"):
+        import_source("json", FIXTURES / "json" / "collection.json", ImportOptions(columns={"when": "x"}))
+
+
+def test_json_source_errors(tmp_path: Path) -> None:
+    """A file that is not JSON, or holds no records, is refused as a whole with what was expected."""
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    with pytest.raises(ImportSourceError, match=r"broken\.json: not a readable JSON file"):
+        import_source("json", broken)
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"title": "one object"}', encoding="utf-8")
+    with pytest.raises(ImportSourceError, match=r"empty\.json: no records"):
+        import_source("json", empty)
+
+
+def test_cli_import_json(tmp_path: Path) -> None:
+    """`thisday import json FILE --column ...` writes loadable entries and re-imports without writing."""
+    entries = tmp_path / "entries"
+    entries.mkdir()
+    args = [
+        "--entries", str(entries), "import", "json", str(FIXTURES / "json" / "collection.json"),
+        "--column", "date=when", "--column", "title=what", "--column", "tags=labels",
+    ]  # fmt: skip
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert first.stdout.startswith("imported 3 of 5 records as 3 entries")
+    again = CliRunner().invoke(main, args)
+    assert "(0 files written, 3 unchanged)" in again.stdout
+    check = CliRunner().invoke(main, ["--entries", str(entries), "check"])
+    assert check.exit_code == 0 and check.stdout.startswith("ok: 3 entries")
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="the shared Wikipedia data set is not here")
+def test_json_reads_a_real_day_file(tmp_path: Path) -> None:
+    """A real day file of the shared data set read as a plain JSON collection: the sections give the kinds, the
+    file name the day, every record is accounted for and the entries load."""
+    source = SHARED_DATA / "days" / "07-12.json"
+    raw = json.loads(source.read_text(encoding="utf-8"))["data"]
+    result = import_source("json", source)
+    assert_accounted(result)
+    assert result.records == sum(len(items) for items in raw.values())
+    assert {e["kind"] for e in result.entries} == {"event", "birth", "death"}
+    assert all(e["date"].endswith("-07-12") for e in result.entries)
+    write_and_load(result, tmp_path / "entries")

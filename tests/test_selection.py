@@ -129,3 +129,17 @@ def test_tag_filters_are_written_like_tags() -> None:
     assert titles(index, datetime.date(2026, 7, 12), tags=["World War II", "USSR"]) == [
         "Andrey Vlasov is captured by German forces"
     ]
+
+
+def test_tag_filter_matches_tags_in_any_script(tmp_path: Path) -> None:
+    """A tag filter written as the editor writes the tag (Łódź, космос) finds the entries carrying it."""
+    (tmp_path / "x.yaml").write_text(
+        "- title: Uprising\n  date: '1905-06-22'\n  tags: [Łódź]\n"
+        "- title: Other\n  date: '1905-06-22'\n  tags: [odz]\n"
+        "- title: Полёт\n  date: '1905-06-22'\n  tags: [космос]\n",
+        encoding="utf-8",
+    )
+    index = CalendarIndex.build(load_tree(tmp_path).entries)
+    day = datetime.date(2026, 6, 22)
+    assert titles(index, day, tags=["Łódź"]) == ["Uprising"]
+    assert titles(index, day, tags=["КОСМОС"]) == ["Полёт"]

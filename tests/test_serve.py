@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -175,3 +176,28 @@ def test_serve_without_a_site_is_a_one_line_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.strip().endswith("feeds folder not found; run `thisday build` first")
+
+
+def test_a_byte_identical_rebuild_keeps_every_etag(site: Path, server: httpx.Client) -> None:
+    """Rebuilding the same day with the same publish time rewrites every file (new modification times) but not
+    their bytes: every ETag stays, so a reader's conditional request still gets 304, not the whole feed again."""
+    paths = ["/onthisday.atom", "/onthisday.rss", "/index.html", "/days/2026-07-12.html"]
+    before = {path: server.get(path).headers["etag"] for path in paths}
+    time.sleep(0.05)
+    subprocess.run(
+        [sys.executable, "-m", "thisday", "--config", str(site / "thisday.toml"), "build", "2026-07-12"],
+        check=True,
+        capture_output=True,
+        env={k: v for k, v in os.environ.items() if k != "THISDAY_STATE_DIR"},
+    )
+    for path in paths:
+        assert server.get(path).headers["etag"] == before[path], path
+        assert server.get(path, headers={"If-None-Match": before[path]}).status_code == 304, path
+
+
+def test_answers_say_nosniff_and_how_long_to_cache(server: httpx.Client) -> None:
+    """Every file is sent with X-Content-Type-Options: nosniff and a Cache-Control that makes readers revalidate."""
+    for path in ("/onthisday.atom", "/index.html", "/days/2026-07-12.html"):
+        headers = server.get(path).headers
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert "max-age=" in headers["cache-control"], path

@@ -171,7 +171,9 @@ def test_a_broken_template_is_a_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "day.html").write_text("ok\n{% if %}\n", encoding="utf-8")
     settings = dataclasses.replace(SETTINGS, templates=tmp_path)
-    with pytest.raises(TemplateError, match=r"day\.html:2: template error: .*delete it to use the shipped one"):
+    with pytest.raises(
+        TemplateError, match=r"day\.html:2: template error: .*delete it to use the shipped one"
+    ):
         pages(settings)
 
 

@@ -5,13 +5,15 @@ The clock is read here (the default date) and in the daemon, nowhere else.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
@@ -23,10 +25,10 @@ from . import terminal
 from .config import DEFAULT_CONFIG_NAME, Settings, load_settings
 from .dates import parse_target_date
 from .errors import PublishError, ThisdayError
-from .message import message_bytes, message_text
-from .model import Kind
+from .indexcache import Loaded, load
+from .model import DaySelection, Kind
 from .selection import day_selection
-from .store import Loaded, load_days
+from .views import Views
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,9 +41,21 @@ class AppContext:
 
     def load_days(self, days: Iterable[datetime.date] | None, *, check: bool = False) -> Loaded:
         """What ``days`` need (None: everything), through the on-disk index (``check``: validate every entry)."""
-        return load_days(
-            self.settings.entries, self.settings.state_dir, days, self.settings.selection.feb29, check=check
-        )
+        return load(self.settings, days, check=check)
+
+    def select(
+        self,
+        on: datetime.date,
+        kinds: Collection[Kind] | None = None,
+        tags: Collection[str] | None = None,
+        *,
+        drafts: bool = False,
+    ) -> DaySelection:
+        """What goes out on ``on`` (entries with problems are skipped, with one warning line); ``drafts`` adds
+        the held entries, marked, for an editor's preview."""
+        loaded = self.load_days([on])
+        warn_problems(loaded)
+        return day_selection(loaded.index, on, self.settings, kinds=kinds, tags=tags, drafts=drafts)
 
     def now(self) -> datetime.datetime:
         """Now in the configured timezone: the one place the CLI reads the clock."""
@@ -53,6 +67,18 @@ class AppContext:
 
     def parse_date(self, text: str | None) -> datetime.date:
         return parse_target_date(text or "today", self.today())
+
+
+def _message_text(message: Any) -> str:
+    from .message import message_text
+
+    return message_text(message)
+
+
+def _message_bytes(message: Any) -> bytes:
+    from .message import message_bytes
+
+    return message_bytes(message)
 
 
 def handle_errors(func: F) -> F:
@@ -120,11 +146,11 @@ SITE_FORMATS = ("atom", "rss", "html")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "email", *SITE_FORMATS]),
     default="text",
     show_default=True,
     help="text for people, json for scripts, email for the digest message as it would be sent; "
-    "atom, rss or html for the feed file or day page that `thisday build` would write.",
+    "atom, rss or html for the feed file or day page that `thisday build` would write; mastodon, bluesky or "
+    "webhook:NAME for the posts a social channel would make.",
 )
 @click.option(
     "--kind", "kinds", multiple=True, type=KIND_CHOICE, help="Only entries of this kind (repeatable)."
@@ -136,6 +162,11 @@ SITE_FORMATS = ("atom", "rss", "html")
     default=None,
     help="With --format atom/rss: which feed (default: onthisday, the feed of every entry).",
 )
+@click.option(
+    "--drafts",
+    is_flag=True,
+    help="Also show drafts and embargoed entries, in place and marked (text and json; never published).",
+)
 @pass_app
 @handle_errors
 def preview(
@@ -145,12 +176,18 @@ def preview(
     kinds: tuple[str, ...],
     tags: tuple[str, ...],
     feed_name: str | None,
+    drafts: bool = False,
 ) -> None:
     """Show what would go out on DATE (default today).
 
     DATE is 2026-07-12, 07-12 (this year), 'July 12', '12 July', today, tomorrow or yesterday.
     """
+    known = ("text", "json", "email", "mastodon", "bluesky", *SITE_FORMATS)
+    if fmt not in known and not fmt.startswith("webhook:"):
+        raise click.BadParameter(f"{fmt!r} is not one of {', '.join(known)}, webhook:NAME", param_hint="--format")
     on = app.parse_date(date)
+    if drafts and fmt not in ("text", "json"):
+        raise click.UsageError("--drafts marks held entries in text and json; the other formats show what is published")
     if fmt in SITE_FORMATS:
         if kinds or tags:
             raise click.UsageError(
@@ -158,28 +195,38 @@ def preview(
             )
         click.echo(site_preview(app, on, fmt, feed_name), nl=False)
         return
-    loaded = app.load_days([on])
-    warn_problems(loaded)
-    selection = day_selection(
-        loaded.index, on, app.settings, kinds=[Kind(k) for k in kinds] or None, tags=tags or None
-    )
-    if fmt == "json":
-        click.echo(json.dumps(terminal.selection_json(selection), ensure_ascii=False, indent=2))
-    elif fmt == "email":
-        from .digest import Digest
+    selection = app.select(on, kinds=[Kind(k) for k in kinds] or None, tags=tags or None, drafts=drafts)
+    if fmt in ("mastodon", "bluesky") or fmt.startswith("webhook:"):
+        from .channels import social
 
-        click.echo(message_text(Digest.render(selection, app.settings).message(app.now())), nl=False)
+        shown = social.preview(app.settings, selection, fmt)
+        click.echo(shown, nl=not shown.endswith("\n"))
+    elif fmt == "json":
+        click.echo(json.dumps(terminal.day_json(Views(app.settings).day(selection)), ensure_ascii=False, indent=2))
+    elif fmt == "email":
+        from .channels.digest import render
+
+        click.echo(_message_text(render(selection, app.settings).message(app.now())), nl=False)
     else:
-        click.echo(terminal.selection_text(selection), nl=False)
+        click.echo(terminal.day_text(Views(app.settings).day(selection)), nl=False)
 
 
 @main.command()
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also fail on every entry without sources or not marked status: verified.",
+)
 @pass_app
 @handle_errors
-def check(app: AppContext) -> None:
+def check(app: AppContext, strict: bool = False) -> None:
     """Validate every entry; list each problem as path:line: message (exit 1 if any)."""
     loaded = app.load_days(None, check=True)
     root = app.settings.entries
+    if strict:
+        from .planner import strict_problems
+
+        loaded = dataclasses.replace(loaded, problems=(*loaded.problems, *strict_problems(loaded.index)))
     for problem in loaded.problems:
         click.echo(f"{root / problem.location.path}:{problem.location.line}: {problem.message}")
     index = loaded.index
@@ -232,17 +279,15 @@ def digest(app: AppContext, date: str | None, output: Path | None, to: str | Non
 
     DATE is 2026-07-12, 07-12 (this year), 'July 12', '12 July', today, tomorrow or yesterday.
     """
-    from .digest import Digest
+    from .channels.digest import render
     from .publish import atomic_write
 
     on = app.parse_date(date)
-    loaded = app.load_days([on])
-    warn_problems(loaded)
-    selection = day_selection(loaded.index, on, app.settings)
-    message = Digest.render(selection, app.settings).message(app.now(), to)
+    selection = app.select(on)
+    message = render(selection, app.settings).message(app.now(), to)
     if part == "eml":
-        data = message_bytes(message)
-        text = message_text(message)
+        data = _message_bytes(message)
+        text = _message_text(message)
     else:
         body = message.get_body(("plain",) if part == "text" else ("html",))
         assert body is not None
@@ -287,9 +332,7 @@ def send(app: AppContext, date: str | None, to: tuple[str, ...], force: bool) ->
     from .ledger import Ledger
 
     on = app.parse_date(date)
-    loaded = app.load_days([on])
-    warn_problems(loaded)
-    selection = day_selection(loaded.index, on, app.settings)
+    selection = app.select(on)
     terminated = threading.Event()
 
     def on_sigterm(_signum: int, _frame: object) -> None:
@@ -302,22 +345,25 @@ def send(app: AppContext, date: str | None, to: tuple[str, ...], force: bool) ->
                 selection, app.settings, to, clock=app.now, send_empty=True, stop=terminated.is_set
             )
         else:
-            recipients = to or mail.configured_recipients(app.settings)
-            with Ledger.from_settings(app.settings) as ledger:
-                report = mail.send_digest(
-                    selection,
+            with Ledger.from_settings(app.settings) as ledger, _progress("sending") as progress:
+                report = mail.send_day(
                     app.settings,
-                    recipients,
+                    selection,
+                    ledger,
                     clock=app.now,
-                    ledger=ledger,
+                    to=to,
                     force=force,
+                    after_each=progress,
                     stop=terminated.is_set,
                 )
     finally:
         signal.signal(signal.SIGTERM, previous)
     if report.note:
         click.echo(report.note)
+    quiet = len(report.deliveries) > 50  # a long list: only what went wrong, then the counts
     for delivery in report.deliveries:
+        if quiet and delivery.status in ("sent", "skipped"):
+            continue
         line = f"{delivery.status:<8} {delivery.address}"
         click.echo(line + (f": {delivery.detail}" if delivery.detail else ""))
     if report.deliveries:
@@ -331,6 +377,29 @@ def send(app: AppContext, date: str | None, to: tuple[str, ...], force: bool) ->
         )
     if not report.ok or report.stopped:
         sys.exit(1)
+
+
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Callable[[object], None]]:
+    """A progress callback: on a terminal, a line with the count and messages per second; elsewhere silent."""
+    if not sys.stderr.isatty():
+        yield lambda _item: None
+        return
+    start = time.monotonic()
+    count = 0
+
+    def tick(_item: object) -> None:
+        nonlocal count
+        count += 1
+        if count % 20 == 0:
+            rate = count / max(time.monotonic() - start, 1e-6)
+            click.echo(f"\r{label}: {count:,} done, {rate:,.0f} a second", err=True, nl=False)
+
+    try:
+        yield tick
+    finally:
+        if count >= 20:
+            click.echo("", err=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -480,9 +549,15 @@ def build(app: AppContext, date: str | None, days: int | None, now_text: str | N
     "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port (0: any free port)."
 )
 @click.option("--quiet", is_flag=True, help="No access log.")
+@click.option(
+    "--preview",
+    is_flag=True,
+    help="Add the editor's view at /_editor/ (any day as published, drafts marked, coverage, problems); "
+    "listens on 127.0.0.1 only.",
+)
 @pass_app
 @handle_errors
-def serve(app: AppContext, host: str, port: int, quiet: bool) -> None:
+def serve(app: AppContext, host: str, port: int, quiet: bool, preview: bool = False) -> None:
     """Serve feeds/ over HTTP for feed readers (ETag, Last-Modified, 304, gzip).
 
     Put nginx or another proxy in front of it for the public internet (see the README).
@@ -490,15 +565,24 @@ def serve(app: AppContext, host: str, port: int, quiet: bool) -> None:
     from . import serve as serving  # uvicorn is imported only by this command
 
     feeds_dir = app.settings.feeds_dir
-    asgi_app = serving.create_app(feeds_dir)
+    if preview:
+        if host != "127.0.0.1":
+            raise click.UsageError("--preview shows drafts: it listens on 127.0.0.1 only (leave out --host)")
+        asgi_app = serving.create_preview_app(app.settings)
+    else:
+        asgi_app = serving.create_app(feeds_dir, app.settings)
     sock = serving.listen(host, port)
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"serving {feeds_dir} on http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C to stop)")
+    url = f"http://{shown}:{sock.getsockname()[1]}/"
+    if preview:
+        click.echo(f"editor's preview on {url}_editor/ (and {feeds_dir} on {url}; Ctrl-C to stop)")
+    else:
+        click.echo(f"serving {feeds_dir} on {url} (Ctrl-C to stop)")
     serving.run(asgi_app, sock, access_log=not quiet)
 
 
 @main.command("import")
-@click.argument("fmt", metavar="FORMAT", type=click.Choice(["wikipedia-day-files", "csv", "ical"]))
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["wikipedia-day-files", "csv", "ical", "json"]))
 @click.argument("source", type=click.Path(path_type=Path, exists=True))
 @click.option(
     "--into",
@@ -518,7 +602,8 @@ def serve(app: AppContext, host: str, port: int, quiet: bool) -> None:
     "columns",
     multiple=True,
     metavar="FIELD=COLUMN",
-    help="CSV: read FIELD (date, title, kind, tags, source_url, source_title, body, id, calendar) from COLUMN (repeatable).",
+    help="CSV: read FIELD (date, title, kind, tags, source_url, source_title, body, id, calendar, observe) from "
+    "COLUMN; JSON: from the key path COLUMN (pages.0.title), FIELD may also be year (repeatable).",
 )
 @click.option(
     "--default-kind",
@@ -542,79 +627,33 @@ def import_command(
     tags: str,
     replace: bool,
 ) -> None:
-    """Import a collection: FORMAT is wikipedia-day-files, csv or ical; SOURCE its folder or file.
+    """Import a collection: FORMAT is wikipedia-day-files, csv, ical or json; SOURCE its folder or file.
 
     Every record is imported or reported with its reason; re-importing the same source changes nothing.
     """
-    import contextlib
+    from .importers import ImportOptions, ImportSourceError
+    from .importers.common import parse_column_options
+    from .importers.run import progress_bar, run_import, source_label, summary
 
-    from .importers import ImportOptions, import_source
-    from .importers.output import render_files, report_text, write_files
-    from .publish import atomic_write
-
-    mapping: dict[str, str] = {}
-    for item in columns:
-        field, sep, column = item.partition("=")
-        if not sep or not field.strip() or not column.strip():
-            raise click.BadParameter(
-                f"{item!r}: write FIELD=COLUMN, e.g. --column date=When", param_hint="--column"
-            )
-        mapping[field.strip()] = column.strip()
+    try:
+        mapping = parse_column_options(columns)
+    except ImportSourceError as exc:
+        raise click.BadParameter(str(exc), param_hint="--column") from None
     options = ImportOptions(
         default_kind=default_kind,
         tags=tuple(t.strip() for t in tags.split(",") if t.strip()),
         columns=mapping,
     )
     folder = into if into is not None else app.settings.entries / "imported" / fmt
-    label = source.resolve().name
-    if fmt == "wikipedia-day-files" and label == "days":
-        label = source.resolve().parent.name
-    with contextlib.ExitStack() as stack:
-        bars: list[Any] = []
-
-        def progress(done: int, total: int) -> None:
-            if not bars:  # a bar only on a terminal: scripts and logs stay quiet
-                if not sys.stderr.isatty():
-                    bars.append(None)
-                    return
-                bars.append(
-                    stack.enter_context(
-                        click.progressbar(length=total, label=f"importing {label}", file=sys.stderr)
-                    )
-                )
-            if bars[0] is not None:
-                bars[0].update(done - bars[0].pos)
-
-        result = import_source(fmt, source, options, progress)
-    files = render_files(result.entries)
-    written = write_files(folder, files, fmt, label, replace=replace)
-    if report_path is not None:
-        atomic_write(report_path, report_text(result, fmt, label).encode("utf-8"))
-    click.echo(
-        f"imported {result.imported_records:,} of {result.records:,} records as {len(result.entries):,} entries "
-        f"into {folder} ({len(written.written)} files written, {len(written.unchanged)} unchanged"
-        + (f", {len(written.removed)} removed" if written.removed else "")
-        + ")"
-    )
-    if result.rejects:
-        reasons = ", ".join(f"{reason} {count:,}" for reason, count in result.reason_counts())
-        plural = "s" if len(result.rejects) != 1 else ""
-        click.echo(f"not imported: {len(result.rejects):,} record{plural} ({reasons})")
-        if report_path is None:
-            for reject in result.rejects[:10]:
-                click.echo(f"  {reject.location}: {reject.reason}: {reject.detail}", err=True)
-            more = f"{len(result.rejects) - 10:,} more; " if len(result.rejects) > 10 else ""
-            click.echo(f"  ({more}--report FILE lists every record with its reason)", err=True)
-    if report_path is not None:
-        click.echo(
-            f"report: {report_path} ({len(result.rejects):,} not imported, {len(result.notes):,} notes)"
+    with progress_bar(source_label(fmt, source)) as progress:
+        run = run_import(
+            fmt, source, folder, options, report_path=report_path, replace=replace, progress=progress
         )
-    root = app.settings.entries.resolve()
-    if not folder.resolve().is_relative_to(root):
-        click.echo(
-            f"thisday: warning: {folder} is outside the entries folder {app.settings.entries}; it will not be read",
-            err=True,
-        )
+    out, err = summary(run, app.settings.entries)
+    for line in out:
+        click.echo(line)
+    for line in err:
+        click.echo(line, err=True)
 
 
 @main.command()
@@ -666,3 +705,111 @@ def status(app: AppContext) -> None:
         click.echo(line)
     if not report.healthy:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("date", required=False)
+@click.option("--channel", "channel_name", required=True, metavar="NAME",
+              help="mastodon, bluesky or webhook:NAME (as configured in thisday.toml).")
+@click.option("--dry-run", is_flag=True, help="Show the posts without posting or recording anything.")
+@pass_app
+@handle_errors
+def post(app: AppContext, date: str | None, channel_name: str, dry_run: bool) -> None:
+    """Post DATE's posts (default today) on one social channel by hand, through the ledger.
+
+    A post the ledger shows as made is never made again; the channel's times and catch-up policy do not apply.
+    Exits 1 when a post failed.
+    """
+    from .channels import Loaded, Run, social
+    from .ledger import Ledger
+
+    on = app.parse_date(date)
+
+    def load(days: Iterable[datetime.date]) -> Loaded:
+        result = app.load_days(list(days))
+        warn_problems(result)
+        return Loaded(result.index, result.problems)
+
+    with Ledger.from_settings(app.settings) as ledger:
+        report = social.post_day(Run(app.settings, ledger, app.now(), load), on, channel_name, dry_run)
+    for line in report.lines:
+        click.echo(line)
+    for error in report.errors:
+        click.echo(f"thisday: error: {error}", err=True)
+    if report.errors:
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Editing: plan ahead, start a site, start an entry
+
+
+@main.command()
+@click.option("--days", type=click.IntRange(1, 3660), default=90, show_default=True, help="How many days ahead.")
+@click.option("--round-only", is_flag=True, help="Only the round anniversaries.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+)
+@click.option("--from", "start", default=None, metavar="DATE", help="First day of the plan (default today).")
+@pass_app
+@handle_errors
+def upcoming(app: AppContext, days: int, round_only: bool, fmt: str, start: str | None) -> None:
+    """Plan ahead: the coming days' round anniversaries (centenaries first), days with nothing to publish,
+    drafts and embargoed entries due, and embargoes that end."""
+    from .planner import plan, plan_json, plan_text
+
+    first = app.parse_date(start)
+    loaded = app.load_days(None)
+    warn_problems(loaded)
+    result = plan(loaded.index, app.settings, first, days)
+    if fmt == "json":
+        click.echo(json.dumps(plan_json(result, round_only), ensure_ascii=False, indent=2))
+    else:
+        click.echo(plan_text(result, round_only), nl=False)
+
+
+@main.command()
+@click.argument("folder", required=False, type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@handle_errors
+def init(folder: Path) -> None:
+    """Start a site in FOLDER (default: here): thisday.toml with every setting, example entries and a README.
+
+    Refuses a folder that already holds anything; nothing is overwritten.
+    """
+    from .scaffold import init_site
+
+    written = init_site(folder)
+    click.echo(f"created a thisday site in {folder} ({len(written)} files). Next:")
+    shown = "" if folder == Path(".") else f"cd {folder} && "
+    click.echo(f"  {shown}thisday check && thisday preview && thisday build && thisday serve --preview")
+
+
+@main.command()
+@click.argument("title")
+@click.option("--date", "date_text", required=True, metavar="DATE", help="YYYY-MM-DD (or YYYY-MM, YYYY).")
+@click.option("--kind", type=KIND_CHOICE, default="event", show_default=True, help="What sort of entry.")
+@click.option("--julian", is_flag=True, help="The date is Old Style (calendar: julian).")
+@click.option("--no-edit", is_flag=True, help="Do not open $EDITOR, even in a terminal.")
+@pass_app
+@handle_errors
+def new(app: AppContext, title: str, date_text: str, kind: str, julian: bool, no_edit: bool) -> None:
+    """Write a new entry file (status: draft) with its front matter filled in, and open it in $EDITOR.
+
+    The editor opens only when a terminal is attached; the entry stays a draft until you set status: ready.
+    """
+    from .scaffold import new_entry
+
+    path = new_entry(app.settings.entries, title, date_text, Kind(kind), julian=julian)
+    click.echo(f"wrote {path}")
+    if not no_edit and sys.stdin.isatty() and sys.stdout.isatty():
+        click.edit(filename=str(path))
+
+
+def _register_newsletter_commands() -> None:
+    from .subscribers_cli import bounce, subscribers
+
+    main.add_command(subscribers)
+    main.add_command(bounce)
+
+
+_register_newsletter_commands()

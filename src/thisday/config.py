@@ -40,6 +40,9 @@ class SelectionSettings:
     limit: int = 0
     """Most entries per day (0: no limit). Featured entries and round anniversaries are kept first."""
     feb29: Feb29Policy = Feb29Policy.FEB28
+    round: str | tuple[int, ...] = "wikipedia"
+    """Which anniversaries are round: "wikipedia" (under 100 years multiples of 10 and 25, then of 25),
+    "classic" (10 and multiples of 25), or a list of year counts such as [50, 100, 150]."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,18 @@ class DigestSettings:
     unsubscribe_text: str = "You receive this because you subscribed to the daily digest."
     catch_up: Literal["latest", "all", "none"] = "latest"
     """After downtime: 'latest' (only today's digest), 'all' (every missed day), 'none'."""
+    subscribe: bool = False
+    """Let readers subscribe on the site: ``thisday serve`` answers /subscribe, /confirm/ and /unsubscribe/."""
+    return_path: str = ""
+    """Envelope sender (where bounces go), e.g. bounces@example.org; empty: the sender's address."""
+    confirm_days: int = 7
+    """How long a confirmation link stays valid, in days."""
+    proxies: tuple[str, ...] = ()
+    """Reverse proxies (IP addresses or networks) whose X-Forwarded-For is believed; no one else's is."""
+    mails_per_address: int = 3
+    """Most confirmation mails to one address per day (and never more than one per hour)."""
+    requests_per_ip: int = 10
+    """Most subscription requests from one client IP address per hour; more get 429."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,10 @@ class SmtpSettings:
     timeout: float = 30.0
     retries: int = 3
     retry_delay: float = 5.0
+    connections: int = 2
+    """How many SMTP connections send a digest in parallel."""
+    rate: float = 0.0
+    """At most this many messages a second (0: no limit), for providers that impose one."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +106,74 @@ class DaemonSettings:
     catch_up_days: int = 7
     ledger_url: str = ""
     """SQLAlchemy URL of the publication ledger; default: SQLite in the state folder."""
+
+
+@dataclass(frozen=True)
+class MastodonSettings:
+    """``[mastodon]``: post each day to a Mastodon account (see the README's Social channels)."""
+
+    instance: str = ""
+    """The server's URL, e.g. https://mastodon.social."""
+    token_env: str = "THISDAY_MASTODON_TOKEN"
+    """The environment variable that holds the access token (never the token itself)."""
+    visibility: Literal["public", "unlisted", "private", "direct"] = "public"
+    language: str = ""
+    """ISO 639 code of the posts; empty: site.language."""
+    max_characters: int = 0
+    """0: read the limit from the instance (/api/v2/instance), 500 when it does not say."""
+    mode: Literal["day", "entries"] = "day"
+    times: tuple[datetime.time, ...] = ()
+    window: str = ""
+    thread: bool = False
+    kinds: tuple[Kind, ...] = ()
+    tags: tuple[str, ...] = ()
+    catch_up: Literal["latest", "all", "none"] = "latest"
+    timeout: float = 30.0
+    retries: int = 3
+    retry_delay: float = 5.0
+    max_retry_after: float = 300.0
+    """The longest Retry-After (seconds) waited for within a run; a longer one leaves the post for the next run."""
+
+
+@dataclass(frozen=True)
+class BlueskySettings:
+    """``[bluesky]``: post each day through the AT Protocol (see the README's Social channels)."""
+
+    service: str = "https://bsky.social"
+    handle: str = ""
+    password_env: str = "THISDAY_BLUESKY_PASSWORD"
+    """The environment variable that holds an app password."""
+    language: str = ""
+    mode: Literal["day", "entries"] = "day"
+    times: tuple[datetime.time, ...] = ()
+    window: str = ""
+    thread: bool = False
+    kinds: tuple[Kind, ...] = ()
+    tags: tuple[str, ...] = ()
+    catch_up: Literal["latest", "all", "none"] = "latest"
+    link_card: bool = True
+    timeout: float = 30.0
+    retries: int = 3
+    retry_delay: float = 5.0
+    max_retry_after: float = 300.0
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """One ``[[webhooks]]`` table: a POST per day to ``url``."""
+
+    name: str = ""
+    url: str = ""
+    format: Literal["json", "discord", "slack"] = "json"
+    secret_env: str = ""
+    """The environment variable holding the Standard Webhooks secret (``whsec_...``); empty: unsigned."""
+    kinds: tuple[Kind, ...] = ()
+    tags: tuple[str, ...] = ()
+    catch_up: Literal["latest", "all", "none"] = "latest"
+    timeout: float = 30.0
+    retries: int = 3
+    retry_delay: float = 5.0
+    max_retry_after: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -105,6 +192,10 @@ class Settings:
     digest: DigestSettings = field(default_factory=DigestSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    mastodon: MastodonSettings | None = None
+    """None: no Mastodon channel (a ``[mastodon]`` table turns it on)."""
+    bluesky: BlueskySettings | None = None
+    webhooks: tuple[WebhookSettings, ...] = ()
     source: Path | None = None
     """The file these settings were read from, if any."""
     zone: zoneinfo.ZoneInfo = field(init=False, compare=False, repr=False)
@@ -149,7 +240,29 @@ def local_zone_name() -> str:
 # Reading
 
 
+def _round_rule(value: Any, where: str) -> str | tuple[int, ...]:
+    """``selection.round``: a rule's name, or a list of year counts."""
+    from .dates import ROUND_RULES
+
+    if isinstance(value, str):
+        if value not in ROUND_RULES:
+            raise ConfigError(
+                f"{where} must be {' or '.join(repr(r) for r in ROUND_RULES)} or a list of years such as "
+                f"[50, 100], not {_shown(value)}{suggest(value, ROUND_RULES)}"
+            )
+        return value
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 100_000 for v in value)
+    ):
+        return tuple(sorted(set(value)))
+    raise ConfigError(f"{where} must be 'wikipedia', 'classic' or a non-empty list of whole years above 0 such as [50, 100]")
+
+
 def _convert(value: Any, hint: Any, where: str, base: Path) -> Any:
+    if where == "selection.round":
+        return _round_rule(value, where)
     origin = typing.get_origin(hint)
     if origin in (types.UnionType, typing.Union):
         options = [a for a in typing.get_args(hint) if a is not type(None)]
@@ -253,18 +366,117 @@ def validate(settings: Settings, where: str) -> Settings:
         raise ConfigError(f"{where}: smtp.port must be between 1 and 65535, not {smtp.port}")
     if smtp.timeout <= 0:
         raise ConfigError(f"{where}: smtp.timeout must be more than 0 seconds, not {smtp.timeout}")
+    if not 1 <= smtp.connections <= 32:
+        raise ConfigError(f"{where}: smtp.connections must be between 1 and 32, not {smtp.connections}")
+    if smtp.rate < 0:
+        raise ConfigError(f"{where}: smtp.rate must be 0 (no limit) or a number of messages a second")
     if smtp.retries < 0 or smtp.retry_delay < 0:
         raise ConfigError(f"{where}: smtp.retries and smtp.retry_delay must be 0 or more")
     digest = settings.digest
+    _validate_subscribing(digest, where)
     try:
         parse_address(digest.sender, "digest.sender")
+        if digest.return_path:
+            parse_address(digest.return_path, "digest.return_path")
         for number, text in enumerate(digest.recipients):
             parse_address(text, f"digest.recipients[{number}]")
         check_list_id(digest.list_id)
         check_unsubscribe_url(digest.unsubscribe_url)
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    _validate_social(settings, where)
     return settings
+
+
+def _validate_subscribing(digest: DigestSettings, where: str) -> None:
+    """The subscription settings: positive limits and durations, proxies that are IP addresses or networks."""
+    import ipaddress
+
+    if not 1 <= digest.confirm_days <= 365:
+        raise ConfigError(f"{where}: digest.confirm_days must be between 1 and 365, not {digest.confirm_days}")
+    for key in ("mails_per_address", "requests_per_ip"):
+        if getattr(digest, key) < 1:
+            raise ConfigError(f"{where}: digest.{key} must be 1 or more, not {getattr(digest, key)}")
+    for number, proxy in enumerate(digest.proxies):
+        try:
+            ipaddress.ip_network(proxy.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{where}: digest.proxies[{number}] {proxy!r} is not an IP address or network "
+                "such as 127.0.0.1 or 10.0.0.0/8"
+            ) from None
+
+
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_URL_RE = re.compile(r"https?://[^\s/?#]+(?:/[^\s]*)?")
+_WINDOW_RE = re.compile(r"^\s*([01]\d|2[0-3]):([0-5]\d)\s*-\s*([01]\d|2[0-3]):([0-5]\d)\s*$")
+
+
+def parse_window(text: str) -> tuple[datetime.time, datetime.time] | None:
+    """``"08:00-20:00"`` as (start, end); None when it is not HH:MM-HH:MM."""
+    match = _WINDOW_RE.match(text)
+    if match is None:
+        return None
+    start = datetime.time(int(match[1]), int(match[2]))
+    end = datetime.time(int(match[3]), int(match[4]))
+    return start, end
+
+
+def _validate_social(settings: Settings, where: str) -> None:
+    """The ``[mastodon]``, ``[bluesky]`` and ``[[webhooks]]`` checks (names, URLs, times, limits)."""
+    channels: list[tuple[str, Any]] = []
+    if settings.mastodon is not None:
+        m = settings.mastodon
+        if not _URL_RE.fullmatch(m.instance):
+            raise ConfigError(f"{where}: mastodon.instance must be the server's URL, e.g. https://mastodon.social")
+        if m.max_characters < 0 or 0 < m.max_characters < 100:
+            raise ConfigError(f"{where}: mastodon.max_characters must be 0 (ask the instance) or at least 100")
+        channels.append(("mastodon", m))
+    if settings.bluesky is not None:
+        b = settings.bluesky
+        if not _URL_RE.fullmatch(b.service):
+            raise ConfigError(f"{where}: bluesky.service must be the PDS URL, e.g. https://bsky.social")
+        if not b.handle.strip():
+            raise ConfigError(f"{where}: bluesky.handle is required, e.g. handle = \"onthisday.bsky.social\"")
+        channels.append(("bluesky", b))
+    names = [w.name for w in settings.webhooks]
+    for number, hook in enumerate(settings.webhooks):
+        label = f"webhooks[{number}]"
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", hook.name):
+            raise ConfigError(
+                f"{where}: {label}.name {hook.name!r} must be 1-40 lowercase letters, digits, - and _ (it names the ledger rows)"
+            )
+        if names.count(hook.name) > 1:
+            raise ConfigError(f"{where}: two webhooks are named {hook.name!r}; webhook names must differ")
+        if not _URL_RE.fullmatch(hook.url):
+            raise ConfigError(f"{where}: {label}.url must be an absolute http(s) URL")
+        channels.append((label, hook))
+    for label, section in channels:
+        for key in ("token_env", "password_env", "secret_env"):
+            value = getattr(section, key, None)
+            if value is None or (key == "secret_env" and value == ""):
+                continue
+            if not _ENV_NAME_RE.fullmatch(value):
+                raise ConfigError(
+                    f"{where}: {label}.{key} must name an environment variable (e.g. THISDAY_SECRET), "
+                    "not hold the secret itself"
+                )
+        if section.timeout <= 0 or section.retries < 0 or section.retry_delay < 0 or section.max_retry_after < 0:
+            raise ConfigError(
+                f"{where}: {label}: timeout must be more than 0, retries, retry_delay and max_retry_after 0 or more"
+            )
+        times = getattr(section, "times", ())
+        window = getattr(section, "window", "")
+        if times and window:
+            raise ConfigError(f"{where}: {label}: set times or window, not both")
+        if list(times) != sorted(set(times)):
+            raise ConfigError(f'{where}: {label}.times must be distinct and in order, e.g. ["08:00", "12:00"]')
+        if window:
+            parsed = parse_window(window)
+            if parsed is None or parsed[0] >= parsed[1]:
+                raise ConfigError(
+                    f'{where}: {label}.window {window!r} must be "HH:MM-HH:MM" with the start first, e.g. "08:00-20:00"'
+                )
 
 
 def _depth(value: Any, level: int = 0) -> int:

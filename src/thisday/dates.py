@@ -226,9 +226,29 @@ def years_ago(since: int, on_year: int) -> int:
     return on_year - since
 
 
-def is_round_anniversary(years: int | None) -> bool:
-    """10 years, and every multiple of 25 (25, 50, 75, 100, 125, ...)."""
-    return years is not None and years > 0 and (years == 10 or years % 25 == 0)
+ROUND_RULES = ("wikipedia", "classic")
+"""The named round-anniversary rules (``selection.round``); a list of year counts is the third way."""
+
+RoundRule = str | tuple[int, ...]
+
+
+def is_round_anniversary(years: int | None, rule: RoundRule = "wikipedia") -> bool:
+    """Whether ``years`` is a round anniversary under ``rule``.
+
+    - ``"wikipedia"`` (the default, Wikipedia's convention for anniversaries): under 100 years, every multiple
+      of 10 and of 25 (10, 20, 25, 30, ..., 75, 80, 90); from 100 on, every multiple of 25 (100, 125, 150, ...).
+    - ``"classic"``: 10 years and every multiple of 25 (thisday's rule before ``selection.round`` existed).
+    - a tuple of year counts: exactly those (``(50, 100, 150)``).
+    """
+    if years is None or years <= 0:
+        return False
+    if isinstance(rule, tuple):
+        return years in rule
+    if rule == "classic":
+        return years == 10 or years % 25 == 0
+    if years < 100:
+        return years % 10 == 0 or years % 25 == 0
+    return years % 25 == 0
 
 
 def format_years_ago(years: int | None) -> str:
@@ -276,11 +296,23 @@ def _rrule(text: str, dtstart: datetime.datetime) -> rrule:
     return result
 
 
+_RRULE_EXAMPLE = "FREQ=YEARLY;BYMONTH=11;BYDAY=+4TH"
+_RRULE_TEXT = re.compile(r"^[A-Za-z0-9=;,:+-]+$")
+_TIME_PARTS = ("BYHOUR", "BYMINUTE", "BYSECOND")
+_CYCLE_START = 9600
+"""Where a rule is tried out: the Gregorian calendar repeats every 400 years, and dateutil stops at year 9999, so
+trying the years 9600..9999 answers "does this rule ever fire?" after at most 400 years of expansion."""
+
+
 def parse_rule(value: object) -> Rule:
-    """Validate a ``rule`` field; raise :class:`DateError` saying what a valid rule looks like."""
+    """Validate a ``rule`` field; raise :class:`DateError` saying what a valid rule looks like.
+
+    An RRULE must be yearly (an observance comes once a year), name days only (no BYHOUR, BYMINUTE, BYSECOND)
+    and fall on some day; each of these is checked with a bounded amount of work.
+    """
     if not isinstance(value, str) or not value.strip():
         raise DateError(
-            "rule must be text: easter, easter+49, orthodox-easter-2 or an RRULE such as FREQ=YEARLY;BYMONTH=11;BYDAY=+4TH"
+            f"rule must be text: easter, easter+49, orthodox-easter-2 or an RRULE such as {_RRULE_EXAMPLE}"
         )
     text = value.strip()
     if _EASTER_RE.match(text):
@@ -290,22 +322,43 @@ def parse_rule(value: object) -> Rule:
             f"rule {text!r} is not understood: write easter, easter+49, easter-2, orthodox-easter or orthodox-easter+1"
         )
     upper = text.upper()
-    if not (upper.startswith("FREQ=") or upper.startswith("RRULE:")):
+    body = upper[len("RRULE:") :] if upper.startswith("RRULE:") else upper
+    if not body.startswith("FREQ=") or not _RRULE_TEXT.match(body) or ":" in body:
         raise DateError(
             f"rule {text!r} is not understood: use easter[+/-N], orthodox-easter[+/-N], "
-            "or an RFC 5545 RRULE such as FREQ=YEARLY;BYMONTH=11;BYDAY=+4TH"
+            f"or an RFC 5545 RRULE on one line such as {_RRULE_EXAMPLE}"
         )
-    if "COUNT=" in upper or "DTSTART" in upper:
+    parts: dict[str, str] = {}
+    for part in body.split(";"):
+        name, _, part_value = part.partition("=")
+        if name in parts:
+            raise DateError(f"rule {text!r} gives {name} twice; give each part once")
+        parts[name] = part_value
+    if parts["FREQ"] != "YEARLY":
+        raise DateError(
+            f"rule {text!r} repeats {parts['FREQ'].lower() or 'never'}, but an observance comes once a year: "
+            f"write FREQ=YEARLY with the day, such as {_RRULE_EXAMPLE} (fourth Thursday of November) "
+            "or FREQ=YEARLY;BYMONTH=7;BYMONTHDAY=4, or easter+N"
+        )
+    if "COUNT" in parts or "DTSTART" in parts:
         raise DateError(
             f"rule {text!r}: COUNT and DTSTART are not supported (the rule is evaluated per year; end it with UNTIL=YYYYMMDD)"
         )
+    for name in _TIME_PARTS:
+        if name in parts:
+            raise DateError(
+                f"rule {text!r}: an observance is a whole day, so {name} does not apply; remove it"
+            )
     utc = datetime.UTC if re.search(r"UNTIL=\d{8}T\d{6}Z", text, re.IGNORECASE) else None
     start = datetime.datetime(1, 1, 1, tzinfo=utc)
+    cycle = datetime.datetime(_CYCLE_START, 1, 1)
+    endless = ";".join(f"{name}={v}" for name, v in parts.items() if name != "UNTIL")
     try:
-        first = _rrule(text, start).after(start, inc=True)
+        _rrule(text, start)  # the rule as written (its UNTIL included) must parse
+        fires = _rrule(endless, cycle).after(cycle, inc=True)
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         raise DateError(f"rule {text!r} is not a valid RFC 5545 RRULE: {exc}") from None
-    if first is None:
+    if fires is None:
         raise DateError(
             f"rule {text!r} is not a valid RFC 5545 RRULE: it never falls on any day (check BYMONTH, BYMONTHDAY, BYDAY)"
         )

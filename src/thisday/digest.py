@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import html as _html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -27,7 +28,17 @@ import jinja2
 from . import templates
 from .config import Settings
 from .errors import PublishError
-from .message import Parts, assemble, list_id_header, list_label, message_id, parse_address
+from .markup import without_controls
+from .message import (
+    Parts,
+    Prepared,
+    assemble,
+    list_id_header,
+    list_label,
+    message_bytes,
+    message_id,
+    parse_address,
+)
 from .model import DaySelection
 from .views import DayView, Views
 
@@ -107,17 +118,25 @@ class Digest:
     """Rendered with markers in place of the recipient and the unsubscribe URL."""
     sender: Address
     label: str
+    unsubscribe_for: Callable[[str], str] | None = None
+    """Each recipient's own unsubscribe URL (the newsletter's signed link); else ``digest.unsubscribe_url``."""
 
     @classmethod
     def render(
-        cls, selection: DaySelection | DayView, settings: Settings, *, env: jinja2.Environment | None = None
+        cls,
+        selection: DaySelection | DayView,
+        settings: Settings,
+        *,
+        env: jinja2.Environment | None = None,
+        unsubscribe_for: Callable[[str], str] | None = None,
     ) -> Digest:
         """Render the subject, the plain-text body and the HTML body (CSS inlined) for a day, once."""
         env = env or template_environment(settings)
         day = selection if isinstance(selection, DayView) else Views(settings).day(selection)
-        marker = UNSUBSCRIBE_MARK if settings.digest.unsubscribe_url.strip() else ""
+        has_link = bool(settings.digest.unsubscribe_url.strip()) or unsubscribe_for is not None
+        marker = UNSUBSCRIBE_MARK if has_link else ""
         values = context(day, settings, RECIPIENT_MARK, marker)
-        subject = " ".join(templates.render(env, "email/subject.txt", values).split())
+        subject = " ".join(without_controls(templates.render(env, "email/subject.txt", values)).split())
         if not subject:
             raise PublishError("email/subject.txt rendered an empty subject; put the date in it")
         if RECIPIENT_MARK in subject or UNSUBSCRIBE_MARK in subject:
@@ -129,16 +148,52 @@ class Digest:
         text = "\n".join(line if line == "-- " else line.rstrip() for line in lines) + "\n"  # keep the sig dash
         sender = parse_address(settings.digest.sender, "digest.sender")
         label = list_label(settings.digest.list_id, sender)
-        return cls(settings, day, Parts(subject, text, _inline_css(html)), sender, label)
+        return cls(settings, day, Parts(subject, text, _inline_css(html)), sender, label, unsubscribe_for)
+
+    def unsubscribe_url(self, recipient: str) -> str:
+        """``recipient``'s unsubscribe URL ('' when there is none)."""
+        if self.unsubscribe_for is not None:
+            return self.unsubscribe_for(recipient) if recipient else ""
+        return unsubscribe_url(self.settings, recipient)
 
     def parts_for(self, recipient: str) -> Parts:
         """The parts with ``recipient``'s address and unsubscribe URL filled in ('' for undisclosed)."""
-        url = unsubscribe_url(self.settings, recipient)
+        url = self.unsubscribe_url(recipient)
         text = self.parts.text.replace(UNSUBSCRIBE_MARK, url).replace(RECIPIENT_MARK, recipient)
         html = self.parts.html.replace(UNSUBSCRIBE_MARK, _html.escape(url)).replace(
             RECIPIENT_MARK, _html.escape(recipient)
         )
         return Parts(self.parts.subject, text, html)
+
+    def prepare(self, now: datetime.datetime) -> Prepared:
+        """The message's headers and structure made once for a send at ``now`` (see :meth:`message_bytes`)."""
+        url = self.settings.digest.unsubscribe_url.strip()
+        if self.unsubscribe_for is not None:
+            url = self.unsubscribe_for("probe@example.org")
+        return Prepared.make(
+            self.parts.subject,
+            sender=self.sender,
+            date=now,
+            list_id=list_id_header(self.settings.digest.list_id, self.settings.site.title, self.label),
+            unsubscribe=bool(url),
+            one_click=url.startswith("https://"),
+            language=self.settings.site.language,
+        )
+
+    def message_bytes(self, prepared: Prepared, now: datetime.datetime, to: str) -> bytes:
+        """The bytes of the message to ``to`` (an addr-spec), as :meth:`message` would give, made quickly from
+        ``prepared`` (:meth:`prepare`): what a send to many recipients uses."""
+        parts = self.parts_for(to)
+        try:
+            return prepared.for_recipient(
+                to,
+                message_id(self.day.on, self.label, to),
+                self.unsubscribe_url(to),
+                parts.text,
+                parts.html,
+            )
+        except (UnicodeEncodeError, ValueError):  # a non-ASCII address: the email package encodes it
+            return message_bytes(self.message(now, to))
 
     def message(self, now: datetime.datetime, to: str | None = None, *, test: bool = False) -> EmailMessage:
         """The digest as a complete message to ``to`` (default: undisclosed recipients), dated ``now``."""
@@ -156,7 +211,7 @@ class Digest:
             date=now,
             message_id=message_id(self.day.on, self.label, recipient or None, test=test),
             list_id=list_id_header(self.settings.digest.list_id, self.settings.site.title, self.label),
-            unsubscribe_url=unsubscribe_url(self.settings, recipient),
+            unsubscribe_url=self.unsubscribe_url(recipient),
             language=self.settings.site.language,
         )
 

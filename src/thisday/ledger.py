@@ -49,6 +49,7 @@ from sqlalchemy import (
     Text,
     and_,
     create_engine,
+    delete,
     event,
     exists,
     insert,
@@ -638,6 +639,12 @@ class Ledger:
         with self._connect() as conn:
             rows = conn.execute(query.order_by(publications.c.day, publications.c.channel)).all()
         return [_record(row._mapping) for row in rows]
+
+    def forget(self, channel: str) -> int:
+        """Delete every row of ``channel`` (a forgotten recipient's ``digest:<address>``); how many went."""
+        with self._engine.begin() as conn:
+            result = conn.execute(delete(publications).where(publications.c.channel == channel))
+        return int(result.rowcount)
 
 
 class Hold:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 
 class Precision(enum.Enum):
@@ -29,6 +30,14 @@ class Kind(enum.Enum):
     BIRTH = "birth"
     DEATH = "death"
     OBSERVANCE = "observance"
+
+
+class Status(enum.Enum):
+    """Where an entry stands editorially: only ``ready`` and ``verified`` entries are ever published."""
+
+    DRAFT = "draft"
+    READY = "ready"
+    VERIFIED = "verified"
 
 
 class Feb29Policy(enum.Enum):
@@ -102,6 +111,37 @@ class Entry:
     featured: bool = False
     sources: tuple[Source, ...] = ()
     body: str = ""
+    status: Status = Status.READY
+    verified_by: str = ""
+    verified_note: str = ""
+    publish_after: datetime.date | None = None
+    """Embargo: the entry is held back on every day up to and including this one."""
+    disputed: bool = False
+    dispute_note: str = ""
+
+    def held(self, on: datetime.date) -> str | None:
+        """Why the entry may not be published on ``on`` ('draft', 'embargoed until ...'), or None when it may."""
+        if self.status is Status.DRAFT:
+            return "draft"
+        if self.publish_after is not None and on <= self.publish_after:
+            return f"embargoed until {self.publish_after.isoformat()}"
+        return None
+
+
+@dataclass(frozen=True)
+class RawEntry:
+    """One entry's fields as found in a file, before validation, with the line of each field.
+
+    Shared by the readers (YAML, Markdown, JSON) and the validator, so neither imports the other.
+    """
+
+    fields: dict[str, Any]
+    lines: dict[str, int]
+    line: int
+    body_line: int | None = None
+    """The line where a Markdown entry's body starts."""
+    span: tuple[int, int] | None = None
+    """Character offsets of the item in its file (JSON bulk files), so an index can re-read just this item."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +166,10 @@ class Occurrence:
     round_anniversary: bool
     date_display: str
     note: str | None = None
-    """Why the entry is on this day when that is not obvious (a leap-day anniversary in a common year)."""
+    """Why the entry is on this day when that is not obvious (a leap-day anniversary in a common year), and a
+    disputed date's dispute: every output shows the note beside the date."""
+    held: str | None = None
+    """Set only in an editor's preview (``--drafts``): why this entry is not published ('draft', 'embargoed ...')."""
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,7 @@ def render_site(
     days: int | None = None,
     *,
     only: str | None = None,
+    views: Views | None = None,
 ) -> Iterator[tuple[str, bytes]]:
     """Every file of the site for a build on ``on`` at publish time ``now``, as (path in feeds/, bytes).
 
@@ -138,7 +139,7 @@ def render_site(
     Pure: nothing is written. A generator, so that a build holds one file's bytes at a time, however big the
     corpus. One :class:`~thisday.views.Views` serves the whole build: each body is rendered once.
     """
-    views = Views(settings)
+    views = views or Views(settings)
     renderer = SiteRenderer.create(settings, views)
     site_days = site_window(settings, on, days)
     pages = {d: views.day(day_selection(index, d, settings)) for d in site_days}

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import indexcache
 from .channels import Channel, ChannelReport, Hooks, Loaded, Run
 from .channels.digest import DigestChannel, SendReport
 from .channels.feeds import FeedsChannel
@@ -24,14 +25,16 @@ from .errors import ThisdayError
 from .ledger import Ledger
 from .model import Problem
 from .schedule import DailyTime
-from .store import load_days
 
 log = logging.getLogger("thisday")
 
 
 def enabled_channels(settings: Settings) -> list[Channel]:
-    """The channels this configuration publishes to, in publishing order."""
-    return [FeedsChannel(), DigestChannel()]
+    """The channels this configuration publishes to, in publishing order: the site and feeds first (the
+    other channels link to the day's page), then the digest, then social posts and webhooks."""
+    from .channels import social
+
+    return [FeedsChannel(), DigestChannel(), *social.enabled_channels(settings)]
 
 
 def publish_time(
@@ -59,7 +62,7 @@ def loader(settings: Settings, on_problem: Callable[[Problem], None] | None = No
     seen: set[str] = set()
 
     def load(days: Sequence[datetime.date]) -> Loaded:
-        result = load_days(settings.entries, settings.state_dir, sorted(set(days)), settings.selection.feb29)
+        result = indexcache.load(settings, sorted(set(days)))
         for problem in result.problems:
             key = str(problem)
             if key not in seen:

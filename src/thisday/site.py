@@ -114,7 +114,9 @@ class SiteRenderer:
         return cls(settings, templates.environment(settings.templates, settings.source), views or Views(settings))
 
     def _render(self, name: str, **context: Any) -> str:
-        return templates.render(self.env, f"site/{name}", {"site": self.settings.site, **context})
+        return templates.render(
+            self.env, f"site/{name}", {"site": self.settings.site, "subscribe": self.settings.digest.subscribe, **context}
+        )
 
     def day_item_html(self, day: DayView) -> str:
         """The HTML of a feed item for a whole day (absolute links only)."""

@@ -162,13 +162,7 @@ class Mailer:
 
     def _connection(self) -> smtplib.SMTP:
         if self._conn is not None:
-            try:
-                code, _ = self._conn.noop()
-                if code == 250:
-                    return self._conn
-            except (smtplib.SMTPException, OSError):
-                pass
-            self._drop()
+            return self._conn
         try:
             self._conn = self._open()
         except smtplib.SMTPAuthenticationError as exc:
@@ -206,9 +200,18 @@ class Mailer:
         self, data: bytes, sender: str, recipient: str, before_data: Callable[[], bool] | None
     ) -> bool:
         """One transaction (MAIL, RCPT, DATA). False when ``before_data`` said not to go on."""
+        reused = self._conn is not None
         conn = self._connection()
         try:
-            code, reply = conn.mail(sender)
+            try:
+                code, reply = conn.mail(sender)
+            except (smtplib.SMTPServerDisconnected, OSError):
+                if not reused:
+                    raise
+                # the server closed the idle connection since the last message: open a new one, no back-off
+                self._drop()
+                conn = self._connection()
+                code, reply = conn.mail(sender)
             if code != 250:
                 self._reset(conn)
                 raise _classify(code, reply)
@@ -217,6 +220,7 @@ class Mailer:
                 self._reset(conn)
                 raise _classify(code, reply)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._drop()
             raise _Temporary(f"connection to {self._where()} lost: {exc}") from None
         # DATA by hand (smtplib's data() in two halves): the message goes out whole but for its final ".", and
         # ``before_data`` is asked just before that: a process that dies before it leaves a transaction the server

@@ -78,4 +78,6 @@ def render(env: jinja2.Environment, name: str, values: Mapping[str, Any]) -> str
             f"template {name}: {exc.message}; see the README (Templates) for the names templates can use"
         ) from None
     except jinja2.TemplateError as exc:
-        raise TemplateError(f"template {name}: {exc}; fix the template or delete it to use the shipped one") from None
+        raise TemplateError(
+            f"template {name}: {exc}; fix the template or delete it to use the shipped one"
+        ) from None

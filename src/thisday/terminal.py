@@ -1,4 +1,8 @@
-"""What the CLI shows in a terminal: the preview as text or JSON, and the coverage grid. Pure functions."""
+"""What the CLI shows in a terminal: the preview as text or JSON, and the coverage grid. Pure functions.
+
+The preview is a renderer like the others: a :class:`~thisday.views.DayView` in, text out. Nothing that could
+drive a terminal (escape sequences, other control characters) is ever printed.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,22 @@ import calendar as _calendar
 import textwrap
 from typing import Any
 
-from .dates import MONTHS, event_year, format_years_ago
-from .markup import plain_text
-from .model import DaySelection, Occurrence
+from .dates import MONTHS, event_year
+from .markup import without_controls as printable
+from .views import DayView, EntryView
 
 
-def occurrence_json(occ: Occurrence) -> dict[str, Any]:
-    entry = occ.entry
+def entry_json(view: EntryView) -> dict[str, Any]:
+    entry = view.entry
     date = entry.date
     return {
         "id": entry.id,
         "title": entry.title,
         "kind": entry.kind.value,
         "year": event_year(entry),
-        "years_ago": occ.years_ago,
-        "date_display": occ.date_display,
-        "round_anniversary": occ.round_anniversary,
+        "years_ago": view.years_ago,
+        "date_display": view.date_display,
+        "round_anniversary": view.round_anniversary,
         "tags": list(entry.tags),
         "featured": entry.featured,
         "sources": [{"title": s.title, "url": s.url} for s in entry.sources],
@@ -31,17 +35,21 @@ def occurrence_json(occ: Occurrence) -> dict[str, Any]:
         "uncertain": date.uncertain if date else False,
         "observe": "julian" if entry.observe_julian else "gregorian",
         "rule": entry.rule,
-        "note": occ.note,
+        "note": view.note or None,
+        "status": entry.status.value,
+        "held": view.occurrence.held,
+        "disputed": entry.disputed,
+        "publish_after": entry.publish_after.isoformat() if entry.publish_after else None,
         "body": entry.body,
-        "file": str(entry.location),
+        "file": view.file,
     }
 
 
-def selection_json(selection: DaySelection) -> dict[str, Any]:
+def day_json(day: DayView) -> dict[str, Any]:
     return {
-        "date": selection.on.isoformat(),
-        "entries": [occurrence_json(o) for o in selection.occurrences],
-        "left_out": selection.left_out,
+        "date": day.iso,
+        "entries": [entry_json(e) for e in day.entries],
+        "left_out": day.left_out,
     }
 
 
@@ -60,39 +68,35 @@ def _wrap(text: str, indent: str, width: int) -> list[str]:
     return lines
 
 
-def selection_text(selection: DaySelection, width: int = 88) -> str:
+def day_text(day: DayView, width: int = 88) -> str:
     """A readable preview: the day, then each entry with its date as displayed, years ago, tags, body and sources."""
-    on = selection.on
-    weekday = _calendar.day_name[on.weekday()]
-    count = len(selection.occurrences)
-    head = (
-        f"{weekday} {on.day} {MONTHS[on.month - 1]} {on.year}: {count} {'entry' if count == 1 else 'entries'}"
-    )
-    if selection.left_out:
-        head += f" ({selection.left_out} more left out by the daily limit)"
+    count = day.count
+    head = f"{day.weekday} {day.heading}: {count} {'entry' if count == 1 else 'entries'}"
+    if day.left_out:
+        head += f" ({day.left_out} more left out by the daily limit)"
     lines = [head, "=" * len(head), ""]
     if not count:
         lines.append("Nothing on this day yet. Run `thisday coverage` to see which days need entries.")
-    for occ in selection.occurrences:
-        entry = occ.entry
-        marker = "★" if entry.featured else "•"
-        lines.append(f"{marker} {entry.title}")
-        facts = [entry.kind.value, occ.date_display]
-        if occ.years_ago is not None:
-            ago = format_years_ago(occ.years_ago)
-            facts.append(f"{ago} (round anniversary)" if occ.round_anniversary else ago)
+    for view in day.entries:
+        marker = "★" if view.featured else "•"
+        held = view.occurrence.held
+        lines.append(f"{marker} {f'[{held.upper()}, not published] ' if held else ''}{view.title}")
+        facts = [view.kind, view.date_display]
+        if view.years_ago is not None:
+            ago = view.years_ago_text
+            facts.append(f"{ago} (round anniversary)" if view.round_anniversary else ago)
         lines.append("  " + " · ".join(facts))
-        if occ.note:
-            lines.append(f"  Note: {occ.note}")
-        if entry.tags:
-            lines.append("  Tags: " + ", ".join(entry.tags))
+        if view.note:
+            lines.append(f"  Note: {view.note}")
+        if view.tags:
+            lines.append("  Tags: " + ", ".join(view.tags))
         lines.append("")
-        lines.extend(_wrap(plain_text(entry.body), "  ", width))
-        for source in entry.sources:
+        lines.extend(_wrap(view.body_text, "  ", width))
+        for source in view.sources:
             lines.append(f"  Source: {source.title}" + (f" <{source.url}>" if source.url else ""))
-        lines.append(f"  File: {entry.location}")
+        lines.append(f"  File: {view.file}")
         lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+    return printable("\n".join(lines).rstrip() + "\n")
 
 
 def coverage_grid(counts: dict[tuple[int, int], int], month_entries: dict[int, int] | None = None) -> str:

@@ -23,11 +23,14 @@ from . import dates
 from .config import Settings
 from .markup import plain_text, render_markdown
 from .model import DaySelection, Entry, Occurrence
+from .selection import dispute_text
 
 _TAG_WITH_URL = re.compile(r"<(?:a|img)\s[^>]*>")
 _URL_ATTR = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
 _HEADING = re.compile(r"<(/?)h([2-5])>")
 _IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)", re.IGNORECASE)
+_REFERENCES = re.compile(r"\[\d+\] \S")
+"""A paragraph of numbered link references ("[1] https://..."), one per line: kept as lines."""
 _HEADING_RE = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
 
 
@@ -81,7 +84,7 @@ def reflow(text: str, headings: Collection[str] = ()) -> str:
     """
     paragraphs = []
     for paragraph in text.split("\n\n"):
-        if paragraph.lstrip().startswith("- "):
+        if paragraph.lstrip().startswith("- ") or _REFERENCES.match(paragraph.lstrip()):
             paragraphs.append("\n".join(" ".join(line.split()) for line in paragraph.splitlines()))
         elif paragraph.strip():
             joined = " ".join(paragraph.split())
@@ -134,6 +137,11 @@ class EntryView:
     """The body has more than its summary (the first paragraph)."""
     entry: Entry = field(compare=False, repr=False)
     occurrence: Occurrence = field(compare=False, repr=False)
+    dispute: str = ""
+    """'Date disputed: sources give 1942 and 1943.' for a disputed date (also part of ``note``, which every
+    output shows beside the date)."""
+    held: str = ""
+    """In an editor's preview only: why the entry is not published ('draft', 'embargoed until 2026-08-01')."""
 
     @property
     def anchor(self) -> str:
@@ -206,9 +214,9 @@ class Views:
             summary = first_paragraph(entry.body)
             found = _Body(
                 html=self._html(entry.body, page),
-                text=reflow(plain_text(entry.body), _headings(entry.body)),
+                text=reflow(plain_text(entry.body, base=self.base, page=page), _headings(entry.body)),
                 summary_html=self._html(summary, page),
-                summary_text=reflow(plain_text(summary)),
+                summary_text=reflow(plain_text(summary, base=self.base, page=page)),
                 more=summary.strip() != entry.body.strip(),
             )
             self._bodies[key] = found
@@ -241,6 +249,8 @@ class Views:
             more=body.more,
             entry=entry,
             occurrence=occ,
+            dispute=dispute_text(entry) or "",
+            held=occ.held or "",
         )
 
     def day(self, selection: DaySelection) -> DayView:

@@ -11,8 +11,7 @@ from typing import Any
 
 import yaml
 
-from .entries import _Raw
-from .model import Location, Problem
+from .model import Location, Problem, RawEntry
 
 # YAML that keeps dates as text and knows the line of every key
 
@@ -38,18 +37,53 @@ _Loader.add_implicit_resolver(
 _Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
 
 
+MAX_DIGITS = 100
+"""The longest number a field may hold (longer ones are refused with their line, before Python's own limit)."""
+
+
+class _NumberTooLong(yaml.constructor.ConstructorError):
+    """A number too long to be any field's value."""
+
+
 def _decimal_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
-    return int(str(loader.construct_scalar(node)), 10)
+    text = str(loader.construct_scalar(node))
+    digits = len(text.lstrip("+-"))
+    if digits > MAX_DIGITS:
+        raise _NumberTooLong(
+            None, None, f"a number of {digits} digits is too long; write text in quotes", node.start_mark
+        )
+    return int(text, 10)
+
+
+def _float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+    text = str(loader.construct_scalar(node))
+    if len(text) > MAX_DIGITS:
+        raise _NumberTooLong(
+            None,
+            None,
+            f"a number of {len(text)} characters is too long; write text in quotes",
+            node.start_mark,
+        )
+    return float(loader.construct_yaml_float(node))
 
 
 _Loader.add_constructor("tag:yaml.org,2002:int", _decimal_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _float)
 
 
 def _yaml_problem(exc: yaml.YAMLError, text: str, path: str, line_offset: int) -> Problem:
     """A YAML error as a path:line problem: the line of the problem (or of the unclosed bracket)."""
     if isinstance(exc, yaml.reader.ReaderError):
         line = text[: exc.position].count("\n") + 1 + line_offset
-        return Problem(Location(path, line), f"character {exc.character!r} is not allowed in YAML; remove it")
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return Problem(
+            Location(path, line),
+            f"the control character U+{code:04X} is not allowed in an entry file; delete it"
+            " (it is invisible in most editors: retype the text around it)",
+        )
+    if isinstance(exc, _NumberTooLong):
+        mark = exc.problem_mark
+        return Problem(Location(path, (mark.line + 1 if mark else 1) + line_offset), str(exc.problem))
     if not isinstance(exc, yaml.MarkedYAMLError):
         return Problem(Location(path, 1 + line_offset), f"YAML error: {exc}")
     mark = exc.problem_mark or exc.context_mark
@@ -79,17 +113,17 @@ def _yaml_items(text: str, path: str, line_offset: int = 0) -> tuple[Any, list[P
     return (loader, node), []
 
 
-def _raw_from_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, line_offset: int) -> _Raw:
+def _raw_from_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, line_offset: int) -> RawEntry:
     fields: dict[str, Any] = {}
     lines: dict[str, int] = {}
     for key_node, value_node in node.value:
         key = str(key_node.value)
         lines[key] = key_node.start_mark.line + 1 + line_offset
         fields[key] = loader.construct_object(value_node, deep=True)
-    return _Raw(fields, lines, node.start_mark.line + 1 + line_offset)
+    return RawEntry(fields, lines, node.start_mark.line + 1 + line_offset)
 
 
-def read_markdown(text: str, rel: str) -> tuple[list[_Raw], list[Problem]]:
+def read_markdown(text: str, rel: str) -> tuple[list[RawEntry], list[Problem]]:
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":
         return [], [
@@ -118,13 +152,14 @@ def read_markdown(text: str, rel: str) -> tuple[list[_Raw], list[Problem]]:
                 "a Markdown entry's body is the text after the front matter, not a body: field",
             )
         ]
-    body = "\n".join(lines[end + 1 :]).strip("\n")
+    rest = "\n".join(lines[end + 1 :])
+    body = rest.strip("\n")
     raw.fields["body"] = body
-    raw.lines["body"] = end + 2
-    return [_Raw(raw.fields, raw.lines, 1, end + 2)], []
+    raw.lines["body"] = end + 2 + len(rest) - len(rest.lstrip("\n"))  # the body's first line
+    return [RawEntry(raw.fields, raw.lines, 1, end + 2)], []
 
 
-def read_yaml_list(text: str, rel: str) -> tuple[list[_Raw], list[Problem]]:
+def read_yaml_list(text: str, rel: str) -> tuple[list[RawEntry], list[Problem]]:
     parsed, problems = _yaml_items(text, rel)
     if problems:
         return [], problems
@@ -139,7 +174,7 @@ def read_yaml_list(text: str, rel: str) -> tuple[list[_Raw], list[Problem]]:
                 "a bulk file must be a list of entries: start each entry with '- title: ...'",
             )
         ]
-    raws: list[_Raw] = []
+    raws: list[RawEntry] = []
     problems = []
     for item in node.value:
         if isinstance(item, yaml.MappingNode):
@@ -154,7 +189,7 @@ def read_yaml_list(text: str, rel: str) -> tuple[list[_Raw], list[Problem]]:
     return raws, problems
 
 
-def read(text: str, rel: str, *, markdown: bool) -> tuple[list[_Raw], list[Problem]]:
+def read(text: str, rel: str, *, markdown: bool) -> tuple[list[RawEntry], list[Problem]]:
     """The raw entries of a YAML bulk file or a Markdown file, and the problems that stop the rest."""
     try:
         return read_markdown(text, rel) if markdown else read_yaml_list(text, rel)
@@ -162,3 +197,5 @@ def read(text: str, rel: str, *, markdown: bool) -> tuple[list[_Raw], list[Probl
         return [], [_yaml_problem(exc, text, rel, 1 if markdown else 0)]
     except RecursionError:
         return [], [Problem(Location(rel, 1), "the file nests too deeply to read; simplify its structure")]
+    except ValueError as exc:  # a value the constructors refuse (e.g. a malformed number)
+        return [], [Problem(Location(rel, 1), f"a value cannot be read: {exc}")]

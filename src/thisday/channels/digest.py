@@ -12,23 +12,29 @@ Recipients: ``digest.recipients`` plus ``digest.recipients_file``, each once.
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import subscribers
 from ..config import Settings
 from ..digest import Digest
 from ..errors import ConfigError, PublishError, ThisdayError
 from ..ledger import Ledger, Status, digest_channel
 from ..message import parse_address
 from ..model import DaySelection
+from ..newsletter import envelope_sender, open_store
+from ..newsletter import unsubscribe_url as newsletter_unsubscribe_url
 from ..schedule import digests_to_send
 from ..selection import day_selection
 from ..smtp import FAILED, SENT, SKIPPED, UNCERTAIN, Delivery, Mailer, smtp_password
+from ..subscribers import Store
 from . import GRACE, ChannelHealth, ChannelReport, Run, describe, due_days, unserved
 
 DIGEST_CHANNEL = "digest"
@@ -75,7 +81,7 @@ def dedupe(addresses: Iterable[str]) -> tuple[str, ...]:
     return tuple(result)
 
 
-def configured_recipients(settings: Settings) -> tuple[str, ...]:
+def fixed_recipients(settings: Settings) -> tuple[str, ...]:
     """``digest.recipients`` plus the addresses in ``digest.recipients_file``, each once."""
     addresses = []
     for text in settings.digest.recipients:
@@ -87,6 +93,43 @@ def configured_recipients(settings: Settings) -> tuple[str, ...]:
         addresses.extend(read_recipients_file(settings.digest.recipients_file))
     return dedupe(addresses)
 
+
+def configured_recipients(settings: Settings, store: Store | None = None) -> tuple[str, ...]:
+    """Who gets the digest: the fixed list plus the active subscribers, minus every address that unsubscribed or
+    was suppressed (an unsubscribe applies to the fixed list too). Opens the subscriber store when not given."""
+    fixed = fixed_recipients(settings)
+    own = store is None
+    if store is None:
+        if not settings.digest.subscribe and not _store_exists(settings):
+            return fixed
+        store = open_store(settings)
+    try:
+        leaving = subscribers.excluded(store)
+        everyone = dedupe([*fixed, *subscribers.active_addresses(store)])
+    finally:
+        if own:
+            store.close()
+    return tuple(a for a in everyone if a.strip().lower() not in leaving)
+
+
+def _store_exists(settings: Settings) -> bool:
+    """Whether subscribers were ever recorded (so a fixed-list site never needs a secret or a store)."""
+    return (settings.state_dir / "secret").exists() or bool(os.environ.get("THISDAY_SECRET"))
+
+
+def render(selection: DaySelection, settings: Settings, store: Store | None = None) -> Digest:
+    """The day's digest as it goes out: with each recipient's own signed unsubscribe link when the newsletter's
+    endpoints are on (``digest.subscribe``), else with ``digest.unsubscribe_url``."""
+    if not settings.digest.subscribe:
+        return Digest.render(selection, settings)
+    own = store is None
+    store = store or open_store(settings)
+    secret = store.secret
+    if own:
+        store.close()
+    return Digest.render(
+        selection, settings, unsubscribe_for=lambda address: newsletter_unsubscribe_url(settings, secret, address)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,9 +185,13 @@ def send_digest(
     environ: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     after_each: Callable[[Delivery], None] | None = None,
+    store: Store | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> SendReport:
     """Send the day's digest to each recipient (one message each) and report every outcome.
+
+    With ``store`` (the subscriber store), a permanent refusal (5xx) suppresses the address for every later day,
+    with the server's reply as the reason.
 
     With ``ledger`` (the scheduled send), each recipient is held first and recorded after, so a recipient
     already done for the day is skipped; ``force`` sends again to them. Without a ledger (a test send),
@@ -169,37 +216,87 @@ def send_digest(
     if not selection.occurrences and not send_empty:
         return SendReport(day, (), f"nothing on {day.isoformat()}: no digest sent")
     password = smtp_password(settings.smtp, os.environ if environ is None else environ)
-    digest = Digest.render(selection, settings)  # once, before anyone is claimed: a broken template claims nobody
-    sender = digest.sender.addr_spec
+    digest = render(selection, settings, store)  # once, before anyone is claimed: a broken template claims nobody
+    sender = envelope_sender(settings)
     now = clock()
-    deliveries: list[Delivery] = []
-    stopped: tuple[str, ...] = ()
-    with Mailer(settings.smtp, password=password, sleep=sleep) as mailer:
-        for number, address in enumerate(addresses):
-            if stop is not None and stop():
-                stopped = tuple(addresses[number:])
-                break
-            if ledger is None:
-                delivery = mailer.send(digest.message(now, address, test=True), address, sender)
-            else:
-                delivery = _send_held(ledger, mailer, digest, address, sender, now, clock, force)
-            deliveries.append(delivery)
-            if after_each is not None:
-                after_each(delivery)
-    return SendReport(day, tuple(deliveries), stopped=stopped)
+    prepared = digest.prepare(now)
+    results: dict[str, Delivery] = {}
+    pending = iter(addresses)
+    lock = threading.Lock()
+    pacer = Pacer(settings.smtp.rate, sleep=sleep)
+    unreachable: list[str] = []
+
+    def work(first: Mailer | None = None, limit: int | None = None) -> None:
+        """One connection's worker: takes the next recipient until none is left (or ``limit`` are done)."""
+        with first or Mailer(settings.smtp, password=password, sleep=sleep) as mailer:
+            done = 0
+            while limit is None or done < limit:
+                with lock:
+                    address = None if stop is not None and stop() else next(pending, None)
+                if address is None:
+                    return
+                done += 1
+                pacer.wait()
+                if unreachable:  # another connection found the server unreachable after every retry
+                    mailer.unreachable = unreachable[0]
+                if ledger is None:
+                    delivery = mailer.send(digest.message(now, address, test=True), address, sender)
+                else:
+                    data = digest.message_bytes(prepared, now, address)
+                    delivery = _send_held(ledger, mailer, day, address, data, sender, clock, force)
+                if store is not None and ledger is not None and delivery.status == FAILED and delivery.permanent:
+                    with lock:
+                        subscribers.suppress(store, address, f"refused at send time: {delivery.detail}", clock())
+                with lock:  # a hook that stops here (the test switches) holds every worker after its message
+                    if mailer.unreachable and not unreachable:
+                        unreachable.append(mailer.unreachable)
+                    results[address] = delivery
+                    if after_each is not None:
+                        after_each(delivery)
+
+    connections = max(1, min(settings.smtp.connections, len(addresses)))
+    # the first message goes alone: more connections open only once the server has answered
+    work(limit=1 if connections > 1 else None)
+    if connections > 1 and not unreachable:
+        with concurrent.futures.ThreadPoolExecutor(connections, thread_name_prefix="smtp") as pool:
+            for future in [pool.submit(work) for _ in range(connections)]:
+                future.result()  # a PublishError (login refused...) in any worker stops the send
+    elif connections > 1:
+        work()
+    stopped = tuple(a for a in addresses if a not in results) if stop is not None and stop() else ()
+    return SendReport(day, tuple(results[a] for a in addresses if a in results), stopped=stopped)
+
+
+class Pacer:
+    """At most ``rate`` messages a second across every connection (0: no limit), on the monotonic clock."""
+
+    def __init__(self, rate: float, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._sleep = sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            self._sleep(start - now)
 
 
 def _send_held(
     ledger: Ledger,
     mailer: Mailer,
-    digest: Digest,
+    day: datetime.date,
     address: str,
+    data: bytes,
     sender: str,
-    now: datetime.datetime,
     clock: Callable[[], datetime.datetime],
     force: bool,
 ) -> Delivery:
-    day = digest.day.on
     with ledger.hold(day, digest_channel(address), clock, force=force) as held:
         if held is None:
             return _skipped(ledger, day, address)
@@ -207,7 +304,7 @@ def _send_held(
             delivery = Delivery(address, FAILED, f"not tried: {mailer.unreachable}", 0)
             held.failed(delivery.detail)
             return delivery
-        delivery = mailer.send(digest.message(now, address), address, sender, before_data=held.sending)
+        delivery = mailer.send(data, address, sender, before_data=held.sending)
         if delivery.status == SENT:
             tries = "1 try" if delivery.attempts == 1 else f"{delivery.attempts} tries"
             held.done(f"sent ({tries})")
@@ -249,6 +346,38 @@ def _skipped(ledger: Ledger, day: datetime.date, address: str) -> Delivery:
 # The channel
 
 
+def send_day(
+    settings: Settings,
+    selection: DaySelection,
+    ledger: Ledger,
+    *,
+    clock: Callable[[], datetime.datetime],
+    to: Iterable[str] = (),
+    force: bool = False,
+    after_each: Callable[[Delivery], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> SendReport:
+    """``thisday send``: the day's digest to the configured recipients (or to ``to``, with ``force``), through the
+    ledger, as the daemon sends it. A send to everyone that leaves nobody unserved records the day as done, so
+    the cron way (``thisday build`` then ``thisday send`` from a timer) reads as published in ``thisday status``."""
+    store = open_store(settings) if settings.digest.subscribe or _store_exists(settings) else None
+    try:
+        named = tuple(to)
+        recipients = named or configured_recipients(settings, store)
+        report = send_digest(
+            selection, settings, recipients, clock=clock, ledger=ledger, force=force, after_each=after_each,
+            store=store, stop=stop,
+        )
+    finally:
+        if store is not None:
+            store.close()
+    if not named and report.settled:
+        with ledger.hold(selection.on, DIGEST_CHANNEL, clock, force=True) as held:
+            if held is not None:
+                held.done(report.summary())
+    return report
+
+
 class DigestChannel:
     """The email digest, sent to every configured recipient once a day (``digest.catch_up`` after downtime)."""
 
@@ -257,14 +386,33 @@ class DigestChannel:
     def __init__(self, recipients: tuple[str, ...] | None = None) -> None:
         self._recipients = recipients
 
-    def recipients(self, run: Run) -> tuple[str, ...]:
-        return self._recipients if self._recipients is not None else configured_recipients(run.settings)
+    def recipients(self, run: Run, store: Store | None = None) -> tuple[str, ...]:
+        if self._recipients is not None:
+            return self._recipients
+        return configured_recipients(run.settings, store)
+
+    @staticmethod
+    def _store(run: Run) -> Store | None:
+        settings = run.settings
+        return open_store(settings) if settings.digest.subscribe or _store_exists(settings) else None
 
     def publish_due(self, run: Run) -> ChannelReport:
         report = ChannelReport(self.name)
+        try:
+            store = self._store(run)
+        except ThisdayError as exc:
+            report.error(run.latest, exc)
+            return report
+        try:
+            return self._publish_due(run, report, store)
+        finally:
+            if store is not None:
+                store.close()
+
+    def _publish_due(self, run: Run, report: ChannelReport, store: Store | None) -> ChannelReport:
         settings, ledger = run.settings, run.ledger
         try:
-            recipients = self.recipients(run)
+            recipients = self.recipients(run, store)
         except ThisdayError as exc:  # a broken recipients file must not stop the other channels
             report.error(run.latest, exc)
             return report
@@ -299,6 +447,7 @@ class DigestChannel:
                         clock=run.stamp,
                         ledger=ledger,
                         after_each=run.hooks.after_message,
+                        store=store,
                     )
                 except ThisdayError as exc:
                     held.failed(str(exc))
@@ -319,11 +468,20 @@ class DigestChannel:
 
     def health(self, run: Run) -> ChannelHealth:
         try:
-            recipients = self.recipients(run)
+            store = self._store(run)
+            try:
+                recipients = self.recipients(run, store)
+                counts = subscribers.counts(store) if store is not None else {}
+            finally:
+                if store is not None:
+                    store.close()
         except ThisdayError as exc:
             return ChannelHealth(("digest:     " + str(exc),), (f"digest: {exc}",))
+        subscribed = (
+            "subscribers: " + ", ".join(f"{number} {state}" for state, number in counts.items()) if counts else ""
+        )
         if not recipients:
-            return ChannelHealth(("digest:     no recipients configured",))
+            return ChannelHealth(("digest:     no recipients", *([subscribed] if subscribed else [])))
         ledger, zone, latest = run.ledger, run.settings.zone, run.latest
         last = ledger.last(DIGEST_CHANNEL, status=None)
         lines = [f"{'digest:':<11} {describe(last, zone) if last else 'never published'}"]
@@ -341,7 +499,8 @@ class DigestChannel:
                 f"{record.channel.removeprefix('digest:')} for {latest.isoformat()} {record.status.value}"
                 + (f": {record.detail}" if record.detail else "")
             )
-        if missing and overdue and not skipped_day and not (day_row and day_row.detail.startswith("nothing")):
+        day_over = day_row is not None and day_row.status is Status.DONE  # later subscribers wait for the next day
+        if missing and overdue and not skipped_day and not day_over:
             failures.append(
                 f"digest for {latest.isoformat()} not sent to {len(missing)} of {len(recipients)} recipient(s)"
             )
@@ -350,7 +509,10 @@ class DigestChannel:
             f"  {latest.isoformat()}: {served} of {len(recipients)} recipient(s) served"
             + (f", {len(bad)} not served" if bad else "")
         )
-        for address in recipients:
-            row = rows.get(digest_channel(address)) or ledger.last(digest_channel(address), status=None)
-            lines.append(f"  {address}: {describe(row, zone) if row else 'nothing sent yet'}")
+        if subscribed:
+            lines.append("  " + subscribed)
+        if len(recipients) <= 20:  # a long list is summed up above, never printed address by address
+            for address in recipients:
+                row = rows.get(digest_channel(address)) or ledger.last(digest_channel(address), status=None)
+                lines.append(f"  {address}: {describe(row, zone) if row else 'nothing sent yet'}")
         return ChannelHealth(tuple(lines), tuple(failures))

@@ -1,35 +1,18 @@
 """Importing big collections: source records in, entry dicts and rejects-with-reasons out.
 
-Formats: ``wikipedia-day-files`` (:mod:`.wikipedia`), ``csv`` (:mod:`.csvfile`), ``ical`` (:mod:`.ical`).
-Parsing reads only the source it is given; :mod:`.output` lays the entries out as JSON bulk files and
-writes them (through :func:`thisday.publish.atomic_write`).
+Formats: ``wikipedia-day-files`` (:mod:`.wikipedia`), ``csv`` (:mod:`.csvfile`), ``ical`` (:mod:`.ical`),
+``json`` (:mod:`.jsonfile`). Parsing reads only the source it is given; :mod:`.output` lays the entries out
+as JSON bulk files and writes them (through :func:`thisday.publish.atomic_write`); :mod:`.run` runs a whole
+import for the command. Shared types live in :mod:`.common`: submodules import from there, never from here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import ThisdayError
-from .common import REASONS, ImportResult, Note, Reject
-
-FORMATS = ("wikipedia-day-files", "csv", "ical")
-KINDS = ("event", "birth", "death", "observance")
-
-
-class ImportSourceError(ThisdayError):
-    """The source as a whole cannot be imported (missing, wrong format, no header): nothing was written."""
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    """What the user chose: the kind for records that say none, tags added to every entry, CSV column names."""
-
-    default_kind: str = "event"
-    tags: tuple[str, ...] = ()
-    columns: Mapping[str, str] = field(default_factory=dict)
-    """CSV: entry field -> column name in the file, for columns not named after the field."""
+from ..errors import ImportSourceError
+from .common import FORMATS, KINDS, REASONS, ImportOptions, ImportResult, Note, Reject
 
 
 def import_source(
@@ -54,11 +37,16 @@ def import_source(
         from .ical import import_ical
 
         return import_ical(source, options, progress)
+    if fmt == "json":
+        from .jsonfile import import_json
+
+        return import_json(source, options, progress)
     raise ImportSourceError(f"unknown import format {fmt!r}: use one of {', '.join(FORMATS)}")
 
 
 __all__ = [
     "FORMATS",
+    "KINDS",
     "REASONS",
     "ImportOptions",
     "ImportResult",

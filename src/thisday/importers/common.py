@@ -9,13 +9,41 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..dates import MONTHS, days_in_month, format_year
-from ..entries import _Raw, validate
-from ..markup import slugify
+from ..entries import validate
+from ..errors import ImportSourceError
+from ..markup import slugify, tag_slug
 from ..model import Calendar
+from ..model import RawEntry as _Raw
+
+FORMATS = ("wikipedia-day-files", "csv", "ical", "json")
+KINDS = ("event", "birth", "death", "observance")
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """What the user chose: the kind for records that say none, tags added to every entry, field mapping."""
+
+    default_kind: str = "event"
+    tags: tuple[str, ...] = ()
+    columns: Mapping[str, str] = field(default_factory=dict)
+    """CSV: entry field -> column name in the file; JSON: entry field -> key path (``pages.0.title``)."""
+
+
+def parse_column_options(items: Iterable[str]) -> dict[str, str]:
+    """``--column FIELD=COLUMN`` choices as a mapping; raises :class:`ImportSourceError` for a malformed one."""
+    mapping: dict[str, str] = {}
+    for item in items:
+        name, sep, column = item.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise ImportSourceError(f"{item!r}: write FIELD=COLUMN, e.g. --column date=When")
+        mapping[name.strip()] = column.strip()
+    return mapping
+
 
 # Reason codes, each with what it means: the summary counts rejects by these.
 REASONS = {
@@ -36,6 +64,48 @@ REASONS = {
     "not-an-event": "an iCalendar component that is not an event, or a cancelled event or single changed occurrence",
     "invalid": "the entry built from the record does not pass entry validation",
 }
+
+# Control characters (C0 but tab and line feed, DEL, C1): terminal escapes, NUL, BEL never reach an entry.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def strip_controls(text: str) -> tuple[str, tuple[str, ...]]:
+    """``text`` without control characters, and the ones removed (``U+001B``).
+
+    Line ends (CR, CRLF) and the characters that also end lines (VT, FF, NEL) become ``\\n`` first: a title
+    makes them spaces, a body keeps them as line breaks."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\x0b", "\n").replace("\x0c", "\n").replace("\x85", "\n")  # VT, FF, NEL: line breaks
+    found = _CONTROL_RE.findall(text)
+    if not found:
+        return text, ()
+    return _CONTROL_RE.sub("", text), tuple(dict.fromkeys(f"U+{ord(c):04X}" for c in found))
+
+
+def controls_note(removed: Mapping[str, tuple[str, ...]]) -> str | None:
+    """The note for a record whose fields had control characters removed (field -> characters), or None."""
+    parts = [f"{', '.join(chars)} in {name}" for name, chars in removed.items() if chars]
+    return f"control characters removed: {'; '.join(parts)}" if parts else None
+
+
+_MD_INLINE_RE = re.compile(r"([\\`*_\[\]<>&|~])")
+_MD_LINE_START_RE = re.compile(r"^(#|>|[-+=]|\d+(?=[.)]))")
+
+
+def plain_to_markdown(text: str) -> str:
+    """Plain text as Markdown that shows the same text: characters Markdown would read as markup are escaped,
+    each line stays a line (a hard break), blank lines separate paragraphs."""
+    paragraphs: list[list[str]] = [[]]
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if not line:
+            if paragraphs[-1]:
+                paragraphs.append([])
+            continue
+        line = _MD_INLINE_RE.sub(r"\\\1", line)
+        line = _MD_LINE_START_RE.sub(lambda m: m[0] + "\\" if m[0][0].isdigit() else "\\" + m[0], line)
+        paragraphs[-1].append(line)
+    return "\n\n".join("\\\n".join(lines) for lines in paragraphs if lines)
 
 
 @dataclass(frozen=True)
@@ -221,10 +291,18 @@ class Collector:
     _ids: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def reject(self, location: str, reason: str, detail: str, record: str = "") -> None:
-        self.rejects.append(Reject(location, reason, detail, clean_title(record)[:200]))
+        # what a report or a terminal shows carries no control character (no terminal escapes)
+        self.rejects.append(
+            Reject(
+                strip_controls(location)[0],
+                reason,
+                strip_controls(detail)[0],
+                clean_title(strip_controls(record)[0])[:200],
+            )
+        )
 
     def note(self, location: str, message: str) -> None:
-        self.notes.append(Note(location, message))
+        self.notes.append(Note(strip_controls(location)[0], strip_controls(message)[0]))
 
     def add(self, location: str, entry: dict[str, Any], *, explicit_id: bool = False) -> bool:
         """Add one entry (its ``id`` set). Returns False (and records a reject) if it cannot be imported."""
@@ -280,7 +358,7 @@ def base_entry(
             entry["observe"] = "julian"
     if rule is not None:
         entry["rule"] = rule
-    tag_slugs = list(dict.fromkeys(slugify(tag, limit=40) for tag in tags if tag.strip()))
+    tag_slugs = list(dict.fromkeys(tag_slug(tag) for tag in tags if tag.strip()))
     if tag_slugs:
         entry["tags"] = tag_slugs
     if sources:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..dates import julian_to_gregorian
+from ..errors import ImportSourceError
 from ..publish import atomic_write
-from . import ImportSourceError
 from .common import REASONS, ImportResult
 
 MANIFEST = "_import.json"

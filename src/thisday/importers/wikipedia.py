@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..dates import MONTHS, julian_to_gregorian
+from ..errors import ImportSourceError
 from ..model import Calendar
 from .common import (
     Collector,
@@ -90,8 +91,6 @@ class _List:
 
 def day_files(source: Path) -> list[Path]:
     """The JSON files of a day-files folder (or of its ``days/`` subfolder), or the one file given."""
-    from . import ImportSourceError
-
     if source.is_file():
         if _DAY_FILE_RE.match(source.name) is None:
             raise ImportSourceError(
@@ -134,9 +133,9 @@ def read_day_file(name: str, data: bytes, collector: Collector, tags: tuple[str,
         return
     try:
         doc = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested too deep, a 4,300-digit number
         collector.records += 1
-        collector.reject(name, "bad-file", f"not a JSON file: {exc}")
+        collector.reject(name, "bad-file", f"not a readable JSON file: {str(exc)[:160]}")
         return
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
         collector.records += 1
@@ -187,7 +186,7 @@ def _read_section(collector: Collector, ctx: _Day, section: str, kind: str, item
             or not isinstance(item.get("year"), str)
             or not isinstance(text or "", str)
         ):
-            collector.reject(loc, "bad-record", "an item needs a year and a text (strings)", repr(item)[:200])
+            collector.reject(loc, "bad-record", "an item needs a year and a text (strings)", _shown(item))
             continue
         raw_links = item.get("links")
         ylines = item["year"].split("\n")
@@ -280,6 +279,14 @@ def _flush(collector: Collector, ctx: _Day, kind: str, nested: _List | None) -> 
                 list_item=False,
                 notes=[f"a line of the list in {nested.location} with no record of its own"],
             )
+
+
+def _shown(item: object) -> str:
+    """The start of an item as the report shows it (an item nested too deep to show says so)."""
+    try:
+        return repr(item)[:200]
+    except RecursionError:
+        return "(nested too deep to show)"
 
 
 def _line_key(line: str) -> str:

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+import hostile
 from thisday.entries import load_tree
 from thisday.index import CalendarIndex
+from thisday.indexcache import IndexStore, load_days
 from thisday.model import Feb29Policy
 from thisday.selection import select
-from thisday.store import IndexStore, load_days
 
 FIXTURES = Path(__file__).parent / "fixtures" / "entries"
 
@@ -163,3 +164,57 @@ def test_a_locked_index_is_not_deleted(tmp_path: Path) -> None:
         holder.close()
     with IndexStore(db_path, root) as store:
         assert store.refresh().parsed == 0  # the index survived: nothing to re-parse
+
+
+JULY_20 = datetime.date(2026, 7, 20)
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_invalid_json_item_never_hides_a_valid_one(tmp_path: Path, check: bool) -> None:
+    """An invalid JSON item sharing its id with a valid entry in a later file does not hide it: the valid one shows
+    (on a preview of its day and after check), and the invalid one is reported."""
+    root = tmp_path / "entries"
+    root.mkdir()
+    (root / "a.json").write_text(
+        json.dumps([{"id": "moon", "title": "Bad", "date": "1969-07-20", "kind": "brith"}]), encoding="utf-8"
+    )
+    (root / "b.yaml").write_text("- id: moon\n  title: Landing\n  date: '1969-07-20'\n", encoding="utf-8")
+    for _ in range(2):  # the first read, then the second from what the index recorded
+        loaded = load_days(root, tmp_path / "state", [JULY_20], Feb29Policy.FEB28, check=check)
+        titles = [e.title for e in loaded.index.on(JULY_20, Feb29Policy.FEB28)]
+        assert titles == ["Landing"]
+        assert [str(p) for p in loaded.problems] == [
+            "a.json:1: kind must be one of event, birth, death, observance, not 'brith' (did you mean 'birth'?)"
+        ]
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_unencodable_json_item_is_a_problem_on_every_load(tmp_path: Path, check: bool) -> None:
+    """A JSON item with a lone surrogate, placed cheaply by the index, is a problem when its day is read; the rest shows."""
+    root = tmp_path / "entries"
+    root.mkdir()
+    (root / "bulk.json").write_text(
+        '[{"title": "Bad \\ud800", "date": "1969-07-20"},\n {"title": "Landing", "date": "1969-07-20"}]',
+        encoding="utf-8",
+    )
+    loaded = load_days(root, tmp_path / "state", [JULY_20], Feb29Policy.FEB28, check=check)
+    assert [e.title for e in loaded.index.on(JULY_20, Feb29Policy.FEB28)] == ["Landing"]
+    assert [str(p)[:26] for p in loaded.problems] == ["bulk.json:1: title holds U"]
+
+
+@pytest.mark.parametrize("kind", sorted(hostile.MAKERS))
+def test_index_reports_hostile_files(tmp_path: Path, kind: str) -> None:
+    """Through the on-disk index too, each hostile file is one path:line problem and the rest loads, every time."""
+    if kind == "failing read" and not Path("/proc/self/mem").exists():
+        pytest.skip("needs Linux /proc")
+    root = tmp_path / "entries"
+    root.mkdir()
+    _rel, expected = hostile.MAKERS[kind](root)
+    (root / "good.yaml").write_text(hostile.GOOD, encoding="utf-8")
+    with hostile.FifoUnblocker(root):
+        for check in (False, True, False):
+            loaded = load_days(root, tmp_path / "state", [JULY_20], Feb29Policy.FEB28, check=check)
+            assert [e.title for e in loaded.index.on(JULY_20, Feb29Policy.FEB28)] == ["Good"]
+            assert [str(p) for p in loaded.problems if str(p).startswith(expected)], [
+                str(p) for p in loaded.problems
+            ]

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import Settings
 from .dates import anniversary_key
 from .entries import (
     load_file,
@@ -33,7 +34,7 @@ from .entries import (
     quick_day,
     read_json_list,
     read_text,
-    scan_entry_files,
+    scan_tree,
     validate,
     validate_json_item,
 )
@@ -41,7 +42,7 @@ from .errors import EntryError
 from .index import CalendarIndex
 from .model import Entry, Feb29Policy, Location, Precision, Problem
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -100,6 +101,18 @@ def _stored(db: sqlite3.Connection, key: str) -> str | None:
 
 def _signature(stat: os.stat_result) -> tuple[int, int, int, int]:
     return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
+
+
+def _file_signature(path: str | Path) -> tuple[int, int, int, int] | None:
+    """The signature of an entry file; of the link itself when it cannot be followed (broken, a loop), so that
+    such a link is indexed with its problem and re-read once fixed; None when the file is gone."""
+    try:
+        return _signature(os.stat(path))
+    except OSError:
+        try:
+            return _signature(os.lstat(path))
+        except OSError:
+            return None
 
 
 class IndexStore:
@@ -170,19 +183,18 @@ class IndexStore:
     # -----------------------------------------------------------------------------------------
     # Refresh
 
-    def _scan(self) -> dict[str, tuple[int, int, int, int]]:
+    def _scan(self) -> tuple[dict[str, tuple[int, int, int, int]], list[Problem]]:
         found = {}
-        for rel, path in scan_entry_files(self.root):
-            try:
-                found[rel] = _signature(os.stat(path))
-            except FileNotFoundError:  # removed while we looked
-                continue
-        return found
+        files, problems = scan_tree(self.root)
+        for rel, path in files:
+            signature = _file_signature(path)
+            if signature is not None:  # else removed while we looked
+                found[rel] = signature
+        return found, problems
 
     def refresh(self) -> RefreshStats:
         """Bring the index up to date with the folder: re-parse changed files, drop removed ones."""
-        self.read_problems = []
-        on_disk = self._scan()
+        on_disk, self.read_problems = self._scan()
         known, changed, removed = self._diff(on_disk)
         if not changed and not removed:
             return RefreshStats(len(on_disk), 0, 0)
@@ -202,11 +214,10 @@ class IndexStore:
                 self._db.execute("DELETE FROM files WHERE path = ?", (rel,))
             for rel in sorted(changed):
                 path = self.root / rel
-                try:
-                    signature = _signature(path.stat())
-                    rows, problems, checked = self._index_file(path, rel)
-                except FileNotFoundError:
+                signature = _file_signature(path)
+                if signature is None:
                     continue
+                rows, problems, checked = self._index_file(path, rel)
                 touched_ids.update(str(row[2]) for row in rows)
                 self._insert(rel, signature, rows, problems, checked=checked)
             if cold:
@@ -265,11 +276,10 @@ class IndexStore:
         for rel in unchecked:
             with self._write():
                 path = self.root / rel
-                try:
-                    signature = _signature(path.stat())
-                    rows, problems, _ = self._index_file(path, rel, full=True)
-                except FileNotFoundError:
+                signature = _file_signature(path)
+                if signature is None:
                     continue
+                rows, problems, _ = self._index_file(path, rel, full=True)
                 touched = {r[0] for r in self._db.execute("SELECT id FROM entries WHERE path = ?", (rel,))}
                 self._db.execute("DELETE FROM entries WHERE path = ?", (rel,))
                 self._insert(rel, signature, rows, problems, checked=True)
@@ -328,6 +338,7 @@ class IndexStore:
         current: str | None = None
         text: str | None = None
         validated: list[tuple[bytes, str, int, int, int]] = []
+        invalid: list[tuple[str, int, int, int, list[Problem]]] = []
         for rel, pos, line, data, start, stop in self._db.execute(sql, tuple(params)).fetchall():
             if data is not None:
                 entries.append(pickle.loads(data))
@@ -337,23 +348,58 @@ class IndexStore:
                     self._keep_validated(validated)
                     validated = []
                 current = rel
-                try:
-                    text = (self.root / rel).read_text(encoding="utf-8-sig")
-                except (OSError, UnicodeDecodeError):
-                    text = None
+                text, _ = read_text(self.root / rel, rel)
             if text is None:
                 self.read_problems.append(
                     Problem(Location(rel, line), "the file could not be read; run the command again")
                 )
                 continue
             entry, problems = validate_json_item(text[start:stop], rel, line)
-            self.read_problems.extend(problems)
             if entry is not None:
                 entries.append(entry)
                 validated.append((pickle.dumps(entry, protocol=5), rel, pos, start, stop))
+            else:
+                invalid.append((rel, pos, start, stop, problems))
         if validated:
             self._keep_validated(validated)
+        if invalid:
+            if self._drop_invalid(
+                invalid
+            ):  # the entries they shadowed as duplicates may now be due: ask again
+                return self._entries(where, params)
+            self.read_problems.extend(p for *_, problems in invalid for p in problems)
         return entries
+
+    def _drop_invalid(self, items: list[tuple[str, int, int, int, list[Problem]]]) -> bool:
+        """Take JSON items that failed validation out of the index, their problems recorded with their file's.
+
+        An invalid item never takes part in the contest for its id, so it cannot hide a valid entry with the
+        same id in a later file. False when nothing was taken out: the database is busy, or the file changed
+        meanwhile (the problems are then reported this time only).
+        """
+        try:
+            with self._write():
+                ids: set[str] = set()
+                for rel, pos, start, stop, problems in items:
+                    row = self._db.execute(
+                        "SELECT id FROM entries WHERE path = ? AND pos = ? AND start = ? AND stop = ? AND data IS NULL",
+                        (rel, pos, start, stop),
+                    ).fetchone()
+                    if row is None:  # the file changed meanwhile: the next refresh re-reads it
+                        continue
+                    ids.add(str(row[0]))
+                    self._db.execute("DELETE FROM entries WHERE path = ? AND pos = ?", (rel, pos))
+                    (blob,) = self._db.execute("SELECT problems FROM files WHERE path = ?", (rel,)).fetchone()
+                    recorded: list[Problem] = pickle.loads(blob)
+                    recorded.extend(p for p in problems if p not in recorded)
+                    self._db.execute(
+                        "UPDATE files SET problems = ? WHERE path = ?",
+                        (pickle.dumps(recorded, protocol=5), rel),
+                    )
+                self._mark_duplicates(ids)
+        except sqlite3.OperationalError:
+            return False
+        return bool(ids)  # something was taken out (so asking again cannot loop)
 
     def _keep_validated(self, rows: list[tuple[bytes, str, int, int, int]]) -> None:
         """Store JSON items validated on reading, so the next read of their day just unpickles them.
@@ -469,3 +515,8 @@ def load_days(
             return Loaded(store.calendar(days, policy), tuple(store.problems()), None, None)
         count, files, _ = store.counts()
         return Loaded(store.full(), tuple(store.problems()), count, files)
+
+
+def load(settings: Settings, days: Iterable[datetime.date] | None, *, check: bool = False) -> Loaded:
+    """The one way to load entries: what ``days`` need (None: everything) for ``settings``, through the cache."""
+    return load_days(settings.entries, settings.state_dir, days, settings.selection.feb29, check=check)
