@@ -228,7 +228,7 @@ def test_killed_at_random_moments_nobody_gets_a_digest_twice_and_nobody_is_lost(
             claim = ledger.claim(trial.today, FEEDS_CHANNEL, datetime.datetime.now(datetime.UTC))
             assert claim is not None and ledger.mark_done(claim, datetime.datetime.now(datetime.UTC))
         figures.trials += 1
-        figures.kills += kill_at(trial.start("send"), rng.uniform(0.3, send_span[0] * 1.1))
+        figures.kills += kill_at(trial.start("send"), rng.uniform(0.2, send_span[0]))
         check_after_kill(trial, figures, feeds=False)
         again = trial.start("send")
         _, err = again.communicate(timeout=120)
@@ -240,7 +240,7 @@ def test_killed_at_random_moments_nobody_gets_a_digest_twice_and_nobody_is_lost(
         recorder.messages.clear()
         trial = Trial(tmp_path / f"run-{number:02d}", port)
         figures.trials += 1
-        figures.kills += kill_at(trial.start("run", "--watch", "1"), rng.uniform(0.3, run_span * 1.1))
+        figures.kills += kill_at(trial.start("run", "--watch", "1"), rng.uniform(0.2, run_span))
         check_after_kill(trial, figures, feeds=True)
         daemon = trial.start("run", "--watch", "1")
         assert daemon.stderr is not None
