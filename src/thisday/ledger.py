@@ -7,9 +7,10 @@ its owner, host and pid, is gone from this host, or the claim is older than ``st
 caller whose statement changed the row holds the claim. Two processes on the same ledger therefore never both
 publish the same (day, channel), and a daemon killed mid-publication is taken over at once when it restarts.
 
-A digest delivery is marked ``sending`` just before the message is handed to the SMTP server. If the process
-dies in that window nobody can know whether the message went out, so the row becomes ``uncertain`` instead of
-being sent again: nothing is ever sent twice by the ledger, and ``thisday status`` shows the row so an operator
+A digest delivery is marked ``sending`` just before the end of the message's data (its final ".") goes to the
+SMTP server. If the process dies between then and the server's reply nobody can know whether the message went
+out, so the row becomes ``uncertain`` instead of being sent again (a process that dies earlier leaves the row
+``claimed``, which becomes ``failed`` and is sent by the next run): nothing is ever sent twice by the ledger, and ``thisday status`` shows the row so an operator
 can resend with ``thisday send DATE --force``.
 
 Stored with SQLAlchemy Core; SQLite in the state folder by default (``Settings.ledger_url()``). Times are

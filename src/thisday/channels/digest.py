@@ -1,8 +1,8 @@
 """The digest channel: one message per recipient, each recipient its own ledger row, exactly once.
 
 For a day: the digest is rendered once (:class:`thisday.digest.Digest`); each recipient is held in the ledger on
-channel ``digest:<address>`` (:meth:`thisday.ledger.Ledger.hold`), marked ``sending`` just before the message's
-data goes to the server, and ``done``, ``refused`` (a 5xx), ``failed`` (anything that may pass: tried again on
+channel ``digest:<address>`` (:meth:`thisday.ledger.Ledger.hold`), marked ``sending`` just before the end of the
+message's data (its final ".") goes to the server, and ``done``, ``refused`` (a 5xx), ``failed`` (anything that may pass: tried again on
 the next run) or ``uncertain`` (the connection was lost after the data was sent, before the server's reply)
 after. A day-level row ``digest`` records that the day's run is over; it is ``done`` only when every recipient
 is served (done or refused) or uncertain, never while a recipient is still held by another process.
