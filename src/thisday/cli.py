@@ -357,20 +357,42 @@ def send(app: AppContext, date: str | None, to: tuple[str, ...], force: bool) ->
     """Email DATE's digest (default today) to the configured recipients, or a test message with --to.
 
     Each recipient's outcome is recorded in the ledger, so running it again for the same DATE sends
-    nobody twice. Exits 1 when any recipient failed.
+    nobody twice. Exits 1 when any recipient failed. SIGTERM finishes the message in flight and stops (exit 1
+    when recipients are left).
     """
+    import signal
+    import threading
+
     from .channels import digest as mail
     from .ledger import Ledger
 
     on = app.parse_date(date)
     selection = app.select(on)
-    if to and not force:
-        report = mail.send_digest(selection, app.settings, to, clock=app.now, send_empty=True)
-    else:
-        with Ledger.from_settings(app.settings) as ledger, _progress("sending") as progress:
-            report = mail.send_day(
-                app.settings, selection, ledger, clock=app.now, to=to, force=force, after_each=progress
+    terminated = threading.Event()
+
+    def on_sigterm(_signum: int, _frame: object) -> None:
+        terminated.set()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        if to and not force:
+            report = mail.send_digest(
+                selection, app.settings, to, clock=app.now, send_empty=True, stop=terminated.is_set
             )
+        else:
+            with Ledger.from_settings(app.settings) as ledger, _progress("sending") as progress:
+                report = mail.send_day(
+                    app.settings,
+                    selection,
+                    ledger,
+                    clock=app.now,
+                    to=to,
+                    force=force,
+                    after_each=progress,
+                    stop=terminated.is_set,
+                )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if report.note:
         click.echo(report.note)
     quiet = len(report.deliveries) > 50  # a long list: only what went wrong, then the counts
@@ -382,7 +404,13 @@ def send(app: AppContext, date: str | None, to: tuple[str, ...], force: bool) ->
     if report.deliveries:
         counts = report.summary()
         click.echo(f"{on.isoformat()}: {counts}", err=True)
-    if not report.ok:
+    if report.stopped:
+        click.echo(
+            f"thisday: stopped by SIGTERM: {len(report.stopped)} recipient(s) not served "
+            f"({', '.join(report.stopped)}); run `thisday send {on.isoformat()}` again to serve them",
+            err=True,
+        )
+    if not report.ok or report.stopped:
         sys.exit(1)
 
 
@@ -433,8 +461,31 @@ def publish_time(app: AppContext, on: datetime.date, now_text: str | None) -> da
     return policy(app.settings, on, app.now(), given)
 
 
+STALL_MID_WRITE_ENV = "THISDAY_TEST_STALL_MID_WRITE"
+"""Test switch: `thisday build` stops (sleeps until killed) halfway through writing its Nth file."""
+
 STALL_MESSAGES_ENV = "THISDAY_TEST_STALL_AFTER_MESSAGES"
 """Test switch: `thisday run` stops (sleeps until killed) after serving this many digest recipients."""
+
+
+CLOCK_OFFSET_ENV = "THISDAY_TEST_CLOCK_OFFSET_FILE"
+"""Test switch: `thisday run` reads its wall clock as the system's plus the seconds in this file (re-read on every
+reading), so a test can step the clock back or forward."""
+
+
+def _test_wall_clock(zone: datetime.tzinfo) -> Callable[[], datetime.datetime] | None:
+    path = os.environ.get(CLOCK_OFFSET_ENV, "")
+    if not path:
+        return None
+
+    def wall_clock() -> datetime.datetime:
+        try:
+            offset = float(Path(path).read_text(encoding="utf-8").strip() or 0)
+        except (OSError, ValueError):  # being rewritten by the test: no step this time
+            offset = 0.0
+        return datetime.datetime.now(zone) + datetime.timedelta(seconds=offset)
+
+    return wall_clock
 
 
 def _stall_hook(variable: str = STALL_ENV) -> Callable[[Any], None] | None:
@@ -526,7 +577,8 @@ def build(app: AppContext, date: str | None, days: int | None, now_text: str | N
         return loaded[-1]
 
     with Ledger.from_settings(app.settings) as ledger:
-        run = Run(app.settings, ledger, now, load, hooks=Hooks(after_file=_stall_hook()))
+        hooks = Hooks(after_file=_stall_hook(), mid_write=_stall_hook(STALL_MID_WRITE_ENV))
+        run = Run(app.settings, ledger, now, load, hooks=hooks)
         # recorded in the ledger like the daemon's build (so the cron way reads as published in `thisday status`),
         # but only once the day is due: a build ahead of time must not stand in for the day's scheduled build
         due = [on] if on <= run.daily.last_due_day(app.now()) else []
@@ -677,6 +729,7 @@ def run(app: AppContext, watch: float) -> None:
             watch=watch,
             after_file=_stall_hook(STALL_ENV),
             after_message=_stall_hook(STALL_MESSAGES_ENV),
+            wall_clock=_test_wall_clock(app.settings.zone),
         )
     )
 

@@ -1,14 +1,17 @@
-"""The daemon: APScheduler 3 decides *when* :func:`runner.publish_due` runs. Nothing else lives here.
+"""The daemon: *when* :func:`runner.publish_due` runs. Nothing else lives here.
 
-Two jobs call the same guarded function:
+Two triggers call the same guarded function:
 
-- ``publish``: at the configured local time every day, by a trigger built on :class:`schedule.DailyTime`
-  (so daylight-saving gaps and overlaps behave as documented there, and the trigger is a pure function of
-  the previous fire time);
-- ``catch-up``: at start, then every ``watch`` seconds: publishes anything due and not done, which covers
-  downtime, a missed fire time, and a machine waking from suspend. The ledger makes extra runs harmless.
+- the daily publication: an APScheduler 3 job at the configured local time every day, by a trigger built on
+  :class:`schedule.DailyTime` (so daylight-saving gaps and overlaps behave as documented there, and the trigger
+  is a pure function of the previous fire time);
+- the catch-up check: at start, then every ``watch`` seconds of *monotonic* time (a loop on
+  :meth:`threading.Event.wait`): publishes anything due and not done, which covers downtime, a missed fire
+  time, a machine waking from suspend, and a wall clock stepped back or forward. (APScheduler's interval
+  trigger sleeps until a wall-clock time, so a clock stepped back by J seconds silenced it for J seconds.)
+  The ledger makes extra runs harmless.
 
-SIGTERM and SIGINT stop the scheduler, wait for the publication in progress to finish, and exit 0.
+SIGTERM and SIGINT stop the checks, wait for the publication in progress to finish, and exit 0.
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ import datetime
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
 from .channels.digest import configured_recipients
 from .config import Settings
@@ -71,21 +74,31 @@ def preflight(settings: Settings) -> Ledger:
     return Ledger.from_settings(settings)
 
 
+STEP_WARNING = 60.0
+"""A wall clock that moved this many seconds more or less than the monotonic clock between checks is logged."""
+
+
 def run(
     settings: Settings,
     *,
     watch: float = 600.0,
     after_file: Callable[[Path], None] | None = None,
     after_message: Callable[[Delivery], None] | None = None,
+    wall_clock: Callable[[], datetime.datetime] | None = None,
 ) -> int:
-    """Run until SIGTERM/SIGINT. Returns the exit status (0 after a clean stop)."""
+    """Run until SIGTERM/SIGINT. Returns the exit status (0 after a clean stop).
+
+    ``wall_clock`` replaces the system's wall clock (aware datetimes; the CLI's test switch
+    THISDAY_TEST_CLOCK_OFFSET_FILE uses it to step the clock); waits between checks never depend on it.
+    """
     ledger = preflight(settings)
     zone = settings.zone
     daily = daily_time(settings)
     busy = threading.Lock()
+    stopping = threading.Event()
 
     def clock() -> datetime.datetime:
-        return datetime.datetime.now(zone)
+        return wall_clock().astimezone(zone) if wall_clock is not None else datetime.datetime.now(zone)
 
     def job() -> None:
         if not busy.acquire(blocking=False):
@@ -103,25 +116,16 @@ def run(
         finally:
             busy.release()
 
-    scheduler = BlockingScheduler(
+    scheduler = BackgroundScheduler(
         timezone=zone, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
     )
     scheduler.add_job(job, DailyTrigger(daily), id="publish", name="daily publication")
-    scheduler.add_job(
-        job,
-        IntervalTrigger(seconds=watch, timezone=zone),
-        id="catch-up",
-        name="catch-up",
-        next_run_time=clock(),
-    )
-    stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         if stopping.is_set():
             return
         stopping.set()
         log.info("stopping on %s: finishing the publication in progress", signal.Signals(signum).name)
-        scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -133,8 +137,21 @@ def run(
         daily.next_due(clock()).isoformat(timespec="minutes"),
     )
     scheduler.start()
-    with busy:  # wait for a publication in progress to finish its writes
-        pass
-    ledger.close()
+    try:
+        while not stopping.is_set():
+            wall, steady = clock(), time.monotonic()
+            job()
+            if stopping.wait(watch):  # monotonic: a step of the wall clock never stretches this wait
+                break
+            scheduler.wakeup()  # the daily trigger's wait too is recomputed from the wall clock as it is now
+            moved = (clock() - wall).total_seconds() - (time.monotonic() - steady)
+            if abs(moved) >= STEP_WARNING:
+                direction = "forward" if moved > 0 else "back"
+                log.warning("the wall clock stepped %s by %.0f s; checking what is due", direction, abs(moved))
+    finally:
+        scheduler.shutdown(wait=True)  # waits for a daily publication in progress
+        with busy:  # and for the catch-up run in progress to finish its writes
+            pass
+        ledger.close()
     log.info("stopped")
     return 0

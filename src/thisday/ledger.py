@@ -7,13 +7,21 @@ its owner, host and pid, is gone from this host, or the claim is older than ``st
 caller whose statement changed the row holds the claim. Two processes on the same ledger therefore never both
 publish the same (day, channel), and a daemon killed mid-publication is taken over at once when it restarts.
 
-A digest delivery is marked ``sending`` just before the message is handed to the SMTP server. If the process
-dies in that window nobody can know whether the message went out, so the row becomes ``uncertain`` instead of
-being sent again: nothing is ever sent twice by the ledger, and ``thisday status`` shows the row so an operator
+A digest delivery is marked ``sending`` just before the end of the message's data (its final ".") goes to the
+SMTP server. If the process dies between then and the server's reply nobody can know whether the message went
+out, so the row becomes ``uncertain`` instead of being sent again (a process that dies earlier leaves the row
+``claimed``, which becomes ``failed`` and is sent by the next run): nothing is ever sent twice by the ledger, and ``thisday status`` shows the row so an operator
 can resend with ``thisday send DATE --force``.
 
 Stored with SQLAlchemy Core; SQLite in the state folder by default (``Settings.ledger_url()``). Times are
 passed in (this module never reads the clock) and stored as UTC.
+
+Faults: SQLite runs in WAL mode with ``synchronous=NORMAL`` (a killed process never loses a committed row) and
+waits up to :data:`DEFAULT_BUSY_TIMEOUT` seconds for a lock held by another connection (``?timeout=SECONDS`` in
+the URL changes it), then raises :class:`PublishError`. A damaged file (garbage, truncated) is a one-line
+:class:`PublishError` naming the file and the fix, from whichever operation finds it. A ledger that is empty
+while its marker file (:data:`MARKER_NAME` in the state folder, written with the first publication) exists was
+lost or truncated: it refuses to open rather than publish every recipient's day again.
 """
 
 from __future__ import annotations
@@ -21,9 +29,11 @@ from __future__ import annotations
 import contextlib
 import datetime
 import enum
+import logging
 import os
 import secrets
 import socket
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,19 +51,29 @@ from sqlalchemy import (
     and_,
     create_engine,
     delete,
+    event,
+    exists,
     insert,
     or_,
     select,
     update,
 )
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
 
 from .config import Settings
 from .errors import PublishError
 
+log = logging.getLogger("thisday")
+
 DEFAULT_STALE_AFTER = datetime.timedelta(hours=1)
 """A claim older than this is taken to be left by a process that died, and may be taken over."""
+
+DEFAULT_BUSY_TIMEOUT = 30.0
+"""Seconds a SQLite ledger waits for a lock another connection holds before the operation fails."""
+
+MARKER_NAME = "ledger.published"
+"""Written in the state folder with the ledger's first publication: proof that an empty ledger was lost."""
 
 FEEDS_CHANNEL = "feeds"
 
@@ -61,6 +81,10 @@ FEEDS_CHANNEL = "feeds"
 def digest_channel(address: str) -> str:
     """The ledger channel of one digest recipient: ``digest:<address>`` (the address lower-cased)."""
     return f"digest:{address.strip().lower()}"
+
+
+class LedgerError(PublishError):
+    """The ledger cannot be used right now (locked for too long, damaged, lost): nothing was recorded."""
 
 
 class Status(enum.Enum):
@@ -120,6 +144,8 @@ class Record:
     finished_at: datetime.datetime | None
     attempts: int
     detail: str
+    owner: str = ""
+    """The claiming process, ``host:pid``."""
 
 
 @dataclass(frozen=True)
@@ -143,10 +169,49 @@ def _aware(moment: datetime.datetime | None) -> datetime.datetime | None:
     return None if moment is None else moment.replace(tzinfo=datetime.UTC)
 
 
-class Ledger:
-    """The ledger at a SQLAlchemy URL (``sqlite:///state/ledger.sqlite`` by default). Creates its table."""
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    """WAL: readers never block the writer and a killed process loses no committed row; NORMAL sync is safe
+    against process crashes in WAL mode (only a power loss may drop the last commits)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
 
-    def __init__(self, url: str) -> None:
+
+def _sqlite_damage(path: Path) -> str:
+    """Why the SQLite file at ``path`` cannot be a whole database, or '' when it may be (or does not exist)."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            header = handle.read(100)
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if size == 0:
+        return ""
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return "is not a SQLite database"
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    header_valid = header[24:28] == header[92:96]
+    wal = path.with_name(path.name + "-wal")
+    if header_valid and pages and not wal.exists() and size < pages * page_size:
+        return f"is truncated ({size} of {pages * page_size} bytes)"
+    return ""
+
+
+class Ledger:
+    """The ledger at a SQLAlchemy URL (``sqlite:///state/ledger.sqlite`` by default). Creates its table.
+
+    ``marker``: the file that records that this ledger has published before (see :data:`MARKER_NAME`); when it
+    exists and the ledger is empty, opening fails rather than publish everything again.
+    """
+
+    def __init__(self, url: str, *, marker: Path | None = None) -> None:
         try:
             parsed = make_url(url)
         except ArgumentError:
@@ -155,13 +220,44 @@ class Ledger:
                 "(e.g. sqlite:///state/ledger.sqlite) or leave it empty for the default"
             ) from None
         self.url = url
+        self.marker = marker
+        self._marked = False
+        self._orphans: dict[str, tuple[datetime.date, str, Status, str, object]] = {}
+        """Claims of this process whose final mark could not be written (the ledger was locked or broken):
+        token -> (day, channel, status, detail, when in naive UTC), written by the next claim that can."""
+        self.path: Path | None = None
+        self.busy_timeout = DEFAULT_BUSY_TIMEOUT
+        connect_args: dict[str, object] = {}
+        sqlite = parsed.get_backend_name() == "sqlite"
+        if sqlite:
+            if "timeout" in parsed.query:
+                try:
+                    self.busy_timeout = float(str(parsed.query["timeout"]))
+                except ValueError:
+                    raise PublishError(
+                        f"ledger URL {url!r}: timeout={parsed.query['timeout']!r} is not a number of seconds"
+                    ) from None
+            else:
+                connect_args["timeout"] = DEFAULT_BUSY_TIMEOUT
+            if parsed.database not in (None, "", ":memory:"):
+                self.path = Path(str(parsed.database))
+        self.where = str(self.path) if self.path is not None else parsed.render_as_string(hide_password=True)
         try:
-            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            self._engine: Engine = create_engine(url)
-            _metadata.create_all(self._engine)
-        except OperationalError as exc:
-            raise PublishError(f"cannot open the ledger at {url}: {exc.orig}") from None
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                damage = _sqlite_damage(self.path)
+                if damage:
+                    raise LedgerError(self._damaged(damage))
+            self._engine: Engine = create_engine(url, connect_args=connect_args)
+            if sqlite:
+                event.listen(self._engine, "connect", _sqlite_pragmas)
+            with self._guard():
+                try:
+                    _metadata.create_all(self._engine)
+                except OperationalError as exc:  # another process created it between our check and CREATE
+                    if "already exists" not in str(exc.orig):
+                        raise
+                    _metadata.create_all(self._engine)
         except OSError as exc:
             raise PublishError(
                 f"cannot create the ledger's folder for {url}: {exc.strerror or exc}; set state_dir or daemon.ledger_url"
@@ -170,12 +266,22 @@ class Ledger:
             raise PublishError(
                 f"the ledger URL {url} needs the database driver '{exc.name}': pip install it, or use sqlite"
             ) from None
+        self._refuse_if_lost()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Ledger:
-        return cls(settings.ledger_url())
+        return cls(settings.ledger_url(), marker=settings.state_dir / MARKER_NAME)
 
     def close(self) -> None:
+        for day, channel, status, detail, _ in self._orphans.values():  # the ledger stayed unusable to the end
+            log.error(
+                "%s: could not record %s %s as %s (%s); the next run settles it (uncertain if it was being sent)",
+                self.where,
+                day.isoformat(),
+                channel,
+                status.value,
+                detail or "no detail",
+            )
         self._engine.dispose()
 
     def __enter__(self) -> Ledger:
@@ -183,6 +289,98 @@ class Ledger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -----------------------------------------------------------------------------------------
+    # Faults
+
+    def _damaged(self, why: str) -> str:
+        fix = f"move it aside (mv {self.where} {self.where}.damaged)"
+        if self.marker is not None:
+            fix += f" and delete {self.marker} to start a new ledger (recipients may then get that day again)"
+        return f"{self.where}: the publication ledger {why}: restore it from a backup, or {fix}"
+
+    def _error(self, exc: DatabaseError) -> LedgerError:
+        orig = exc.orig
+        text = str(orig) if orig is not None else str(exc)
+        if isinstance(exc, OperationalError) and "locked" in text:
+            return LedgerError(
+                f"{self.where}: the publication ledger stayed locked by another process for more than "
+                f"{self.busy_timeout:g} s ({text}); nothing was recorded. Stop the process holding it "
+                f"(fuser {self.where}), or wait longer with ?timeout=SECONDS in daemon.ledger_url"
+            )
+        if isinstance(orig, sqlite3.DatabaseError) and not isinstance(orig, sqlite3.OperationalError):
+            return LedgerError(self._damaged(f"is damaged ({text})"))
+        if "malformed" in text or "not a database" in text:
+            return LedgerError(self._damaged(f"is damaged ({text})"))
+        return LedgerError(f"{self.where}: the publication ledger cannot be used: {text}")
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn a database error into a one-line :class:`PublishError` (IntegrityError passes: claims use it)."""
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except DatabaseError as exc:
+            raise self._error(exc) from None
+
+    @contextlib.contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        with self._guard(), self._engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        with self._guard(), self._engine.connect() as conn:
+            yield conn
+
+    def _refuse_if_lost(self) -> None:
+        """Raise when the ledger is empty although its marker says it has published before."""
+        if self.marker is None or not self.marker.exists():
+            return
+        with self._connect() as conn:
+            empty = not conn.execute(select(exists().select_from(publications))).scalar()
+        if empty:
+            raise LedgerError(
+                f"{self.where}: the publication ledger is empty or was replaced, but {self.marker} shows that "
+                "thisday published with it before; refusing to publish so that nobody gets a day twice. "
+                f"Restore {self.where} from a backup, or, to start a new ledger on purpose (recipients may then "
+                f"get the latest day again), delete {self.marker}"
+            )
+
+    def _mark_first_publication(self) -> None:
+        if self._marked or self.marker is None:
+            return
+        if not self.marker.exists():
+            try:
+                self.marker.parent.mkdir(parents=True, exist_ok=True)
+                self.marker.write_text(
+                    f"thisday has published with the ledger {self.where}.\n"
+                    "While this file exists, an empty ledger is refused (it was lost or truncated).\n",
+                    encoding="utf-8",
+                )
+            except OSError as exc:
+                raise PublishError(
+                    f"{self.marker}: cannot write the ledger's marker ({exc.strerror or exc}); "
+                    "check that the state folder is writable"
+                ) from None
+        self._marked = True
+
+    def _settle_orphans(self) -> None:
+        """Write the final marks this process could not write before (the ledger was locked)."""
+        for token, (day, channel, status, detail, when) in list(self._orphans.items()):
+            with self._begin() as conn:
+                conn.execute(
+                    update(publications)
+                    .where(
+                        publications.c.day == day,
+                        publications.c.channel == channel,
+                        publications.c.token == token,
+                        publications.c.status.in_([Status.CLAIMED.value, Status.SENDING.value]),
+                    )
+                    .values(status=status.value, detail=detail, finished_at=when)
+                )
+            del self._orphans[token]
 
     # -----------------------------------------------------------------------------------------
 
@@ -205,8 +403,9 @@ class Ledger:
         token = secrets.token_hex(16)
         stamp = _utc(now)
         owner = owner or process_owner()
+        self._settle_orphans()
         try:
-            with self._engine.begin() as conn:
+            with self._begin() as conn:
                 conn.execute(
                     insert(publications).values(
                         day=day,
@@ -220,6 +419,7 @@ class Ledger:
                         owner=owner,
                     )
                 )
+            self._mark_first_publication()
             return Claim(day, channel, token, 1)
         except IntegrityError:
             pass
@@ -237,7 +437,7 @@ class Ledger:
                 publications.c.status.in_([Status.DONE.value, Status.UNCERTAIN.value, Status.REFUSED.value])
             )
         self._settle_dead_claim(day, channel, now, stale_after)
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             result = conn.execute(
                 update(publications)
                 .where(publications.c.day == day, publications.c.channel == channel, or_(*takeable))
@@ -258,13 +458,14 @@ class Ledger:
                     publications.c.day == day, publications.c.channel == channel
                 )
             ).scalar_one()
+        self._mark_first_publication()
         return Claim(day, channel, token, int(attempts))
 
     def _settle_dead_claim(
         self, day: datetime.date, channel: str, now: datetime.datetime, stale_after: datetime.timedelta
     ) -> None:
         """A claim whose owner died: ``claimed`` becomes ``failed`` (safe to redo), ``sending`` ``uncertain``."""
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             row = conn.execute(
                 select(
                     publications.c.status,
@@ -303,7 +504,11 @@ class Ledger:
         """Record that the message is being handed to the server now. False when the claim was lost."""
         # SENDING too: a retry after a temporary refusal of the data marks it again
         return self._update_held(
-            claim, (Status.CLAIMED, Status.SENDING), status=Status.SENDING.value, claimed_at=_utc(now)
+            claim,
+            (Status.CLAIMED, Status.SENDING),
+            (Status.FAILED, "the ledger could not record the send, so nothing was sent; tried again on the next run"),
+            status=Status.SENDING.value,
+            claimed_at=_utc(now),
         )
 
     def mark_done(self, claim: Claim, now: datetime.datetime, detail: str = "") -> bool:
@@ -350,9 +555,15 @@ class Ledger:
             if not held.finished:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 if held.is_sending:
-                    held.uncertain(f"interrupted while sending ({reason}); delivery unknown")
+                    status, detail = Status.UNCERTAIN, f"interrupted while sending ({reason}); delivery unknown"
                 else:
-                    held.failed(f"interrupted ({reason})")
+                    status, detail = Status.FAILED, f"interrupted ({reason})"
+                if isinstance(exc, LedgerError):  # the ledger is unusable: written by the next operation that can
+                    held.finished = True
+                    self._orphans[claim.token] = (claim.day, claim.channel, status, detail, _utc(clock()))
+                else:
+                    with contextlib.suppress(LedgerError):  # kept as an orphan; the original exception goes on
+                        (held.uncertain if status is Status.UNCERTAIN else held.failed)(detail)
             raise
         else:
             if not held.finished:
@@ -360,29 +571,45 @@ class Ledger:
 
     def _finish(self, claim: Claim, status: Status, now: datetime.datetime, detail: str) -> bool:
         return self._update_held(
-            claim, (Status.CLAIMED, Status.SENDING), status=status.value, finished_at=_utc(now), detail=detail
+            claim,
+            (Status.CLAIMED, Status.SENDING),
+            (status, detail),
+            status=status.value,
+            finished_at=_utc(now),
+            detail=detail,
         )
 
-    def _update_held(self, claim: Claim, held: tuple[Status, ...], **values: object) -> bool:
-        """Update the claimed row, only while ``claim`` still holds it in one of the ``held`` states."""
-        with self._engine.begin() as conn:
-            result = conn.execute(
-                update(publications)
-                .where(
-                    publications.c.day == claim.day,
-                    publications.c.channel == claim.channel,
-                    publications.c.token == claim.token,
-                    publications.c.status.in_([s.value for s in held]),
+    def _update_held(
+        self, claim: Claim, held: tuple[Status, ...], orphan: tuple[Status, str], **values: object
+    ) -> bool:
+        """Update the claimed row, only while ``claim`` still holds it in one of the ``held`` states.
+
+        When the ledger cannot be written (:class:`LedgerError`), ``orphan`` (status, detail) is kept and written
+        by the next claim that can, so the row never stays ``claimed`` by a live process that let go of it.
+        """
+        try:
+            with self._begin() as conn:
+                result = conn.execute(
+                    update(publications)
+                    .where(
+                        publications.c.day == claim.day,
+                        publications.c.channel == claim.channel,
+                        publications.c.token == claim.token,
+                        publications.c.status.in_([s.value for s in held]),
+                    )
+                    .values(**values)
                 )
-                .values(**values)
-            )
-            return bool(result.rowcount == 1)
+                return bool(result.rowcount == 1)
+        except LedgerError:
+            when = values.get("finished_at") or values.get("claimed_at")
+            self._orphans[claim.token] = (claim.day, claim.channel, *orphan, when)
+            raise
 
     # -----------------------------------------------------------------------------------------
 
     def get(self, day: datetime.date, channel: str) -> Record | None:
         """The row for (day, channel), if any."""
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(
                 select(publications).where(publications.c.day == day, publications.c.channel == channel)
             ).first()
@@ -393,14 +620,14 @@ class Ledger:
         query = select(publications).where(publications.c.channel == channel)
         if status is not None:
             query = query.where(publications.c.status == status.value)
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(query.order_by(publications.c.day.desc()).limit(1)).first()
         return None if row is None else _record(row._mapping)
 
     def first(self, channel: str) -> Record | None:
         """The earliest day's row on ``channel``, whatever its status; None if the channel was never used."""
         query = select(publications).where(publications.c.channel == channel)
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(query.order_by(publications.c.day).limit(1)).first()
         return None if row is None else _record(row._mapping)
 
@@ -411,7 +638,7 @@ class Ledger:
             query = query.where(publications.c.day == day)
         if channel_prefix:
             query = query.where(publications.c.channel.startswith(channel_prefix, autoescape=True))
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(query.order_by(publications.c.day, publications.c.channel)).all()
         return [_record(row._mapping) for row in rows]
 
@@ -453,8 +680,8 @@ class Hold:
         return ok
 
     def _end(self, mark: Callable[[Claim, datetime.datetime, str], bool], detail: str) -> bool:
+        self.finished = True  # even when the mark fails: the ledger keeps it for its next write (orphans)
         ok = mark(self.claim, self._clock(), detail)
-        self.finished = True
         self.is_sending = False
         self.lost = self.lost or not ok
         return ok
@@ -483,4 +710,5 @@ def _record(values: RowMapping) -> Record:
         finished_at=_aware(values["finished_at"]),
         attempts=int(values["attempts"]),
         detail=values["detail"] or "",
+        owner=values["owner"] or "",
     )

@@ -1,15 +1,20 @@
 """Everything that writes: files go to a temporary file in the same folder, then ``os.replace``.
 
 A reader (or a feed reader polling ``thisday serve``) therefore sees the old file or the new one, never half
-of one, even if the process is killed mid-write.
+of one, even if the process is killed mid-write. A build killed mid-write leaves its temporary file
+(``.NAME.XXXXXXXX.tmp``); the next build removes those, under a lock that keeps two builds of one folder apart.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import fcntl
 import gc
+import logging
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Callable, Container, Iterator
 from pathlib import Path
@@ -28,11 +33,24 @@ from .selection import day_selection
 from .site import SiteRenderer
 from .views import DayView, Views, day_path, language_folder, site_languages
 
+log = logging.getLogger("thisday")
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+TEMP_NAME = re.compile(r"\A\..+\.[a-z0-9_]{8}\.tmp\Z")
+"""The names :func:`atomic_write` gives its temporary files (``tempfile.mkstemp``'s eight random characters)."""
+
+LOCK_NAME = "build.lock"
+"""The lock file in the state folder that a build holds while it writes feeds/ (released by the system when the
+build dies). In the state folder, so that nothing but the site is ever in feeds/."""
+
+
+def atomic_write(
+    path: Path, data: bytes, mode: int = 0o644, *, midway: Callable[[Path], None] | None = None
+) -> None:
     """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename).
 
-    Raises :class:`PublishError` naming the path when the folder cannot be made or written.
+    Raises :class:`PublishError` naming the path when the folder cannot be made or written. ``midway`` is
+    called with ``path`` when half the bytes are in the temporary file (the test switch
+    THISDAY_TEST_STALL_MID_WRITE uses it to kill a build in the middle of a write).
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,7 +61,14 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
         ) from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            if midway is not None:
+                half = len(data) // 2
+                handle.write(data[:half])
+                handle.flush()
+                midway(path)
+                handle.write(data[half:])
+            else:
+                handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
@@ -54,6 +79,43 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
         if isinstance(exc, OSError):
             raise PublishError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
+
+
+@contextlib.contextmanager
+def build_lock(path: Path) -> Iterator[None]:
+    """Hold the lock file ``path`` (waiting while another build holds it): one build writes feeds/ at a time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise PublishError(
+            f"cannot create the build lock {path}: {exc.strerror or exc}; check state_dir and its permissions"
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def remove_stale_temp_files(folder: Path) -> list[Path]:
+    """Remove the temporary files a killed build left in ``folder`` (and its sub-folders); call it only while
+    holding :func:`build_lock`, so that no live build's file is taken. Only regular files named like
+    :data:`TEMP_NAME`; symbolic links and hidden folders are not followed."""
+    removed: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if not TEMP_NAME.match(name):
+                continue
+            path = Path(root) / name
+            with contextlib.suppress(FileNotFoundError):
+                if stat.S_ISREG(os.lstat(path).st_mode):
+                    os.unlink(path)
+                    removed.append(path)
+    if removed:
+        log.info("removed %d temporary file(s) left by an interrupted build in %s", len(removed), folder)
+    return removed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,31 +273,37 @@ def build_site(
     now: datetime.datetime,
     days: int | None = None,
     progress: Callable[[Path], None] | None = None,
+    midway: Callable[[Path], None] | None = None,
     *,
     since: datetime.date | None = None,
 ) -> list[Path]:
     """Render the site (:func:`render_site`) and write it into ``settings.feeds_dir``, each file atomically.
 
     Returns the paths written, in order. ``progress`` is called after each file is in place (the CLI uses it
-    for its test switch THISDAY_TEST_STALL_AFTER, see the README). A file whose bytes are already those on disk
-    is left as it is (most of the 366 evergreen API files, day by day): its modification time, and so the
-    ``Last-Modified`` a reader revalidates against, stays. Day pages that fall out of the window
-    are kept: their permalinks stay valid; so are the archives of months that are over, never written again.
-    ``index`` must hold every day's entries (:func:`index_days`) for the API, calendars and archives.
+    for its test switch THISDAY_TEST_STALL_AFTER, see the README), ``midway`` in the middle of each write.
+    The build holds :func:`build_lock` and first removes temporary files a killed build left. A file whose bytes
+    are already those on disk is left as it is (most of the 366 evergreen API files, day by day): its
+    modification time, and so the ``Last-Modified`` a reader revalidates against, stays. Day pages that fall out
+    of the window are kept: their permalinks stay valid; so are the archives of months that are over, never
+    written again. ``index`` must hold every day's entries (:func:`index_days`) for the API, calendars and
+    archives.
     """
     written: list[Path] = []
-    closed = closed_archives(settings.feeds_dir)
-    # The index (every entry, for the API and calendars) lives through the whole build: keep the cyclic garbage
-    # collector from walking it again and again while the build allocates (half the time on 133,000 entries).
-    gc.freeze()
-    try:
-        for rel, data in render_site(settings, index, on, now, days, since=since, closed=closed):
-            path = settings.feeds_dir / rel
-            if not _unchanged(path, data):
-                atomic_write(path, data)
-            written.append(path)
-            if progress is not None:
-                progress(path)
-    finally:
-        gc.unfreeze()
+    with build_lock(settings.state_dir / LOCK_NAME):
+        remove_stale_temp_files(settings.feeds_dir)
+        closed = closed_archives(settings.feeds_dir)
+        # The index (every entry, for the API and calendars) lives through the whole build: keep the cyclic
+        # garbage collector from walking it again and again while the build allocates (half the time on 133,000
+        # entries).
+        gc.freeze()
+        try:
+            for rel, data in render_site(settings, index, on, now, days, since=since, closed=closed):
+                path = settings.feeds_dir / rel
+                if not _unchanged(path, data):
+                    atomic_write(path, data, midway=midway)
+                written.append(path)
+                if progress is not None:
+                    progress(path)
+        finally:
+            gc.unfreeze()
     return written

@@ -6,14 +6,15 @@
 - Temporary failures (4xx replies, refused or dropped connections, timeouts) before the message's data is sent
   are retried with exponential backoff (``smtp.retries`` more tries, first waiting ``smtp.retry_delay``
   seconds); permanent ones (5xx) are reported for that recipient.
-- The one ambiguous moment is between the end of the message's data and the server's reply: only a connection
-  lost there leaves the outcome unknown (``uncertain``); it is never retried by itself.
+- The one ambiguous moment is between the end of the message's data (the final ".") and the server's reply:
+  only a connection lost there leaves the outcome unknown (``uncertain``); it is never retried by itself.
 
 What is sent to whom, and the ledger, belong to the digest channel (:mod:`thisday.channels.digest`).
 """
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 import time
@@ -29,6 +30,8 @@ SENT = "sent"
 FAILED = "failed"
 SKIPPED = "skipped"
 UNCERTAIN = "uncertain"
+_DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
+"""SMTP transparency (RFC 5321 4.5.2): a line of the message that starts with "." gets another one."""
 MAX_DELAY = 300.0
 """No single wait between tries is longer than this many seconds."""
 
@@ -231,17 +234,30 @@ class Mailer:
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
             raise _Temporary(f"connection to {self._where()} lost: {exc}") from None
-        if before_data is not None and not before_data():
-            self._reset(conn)
+        # DATA by hand (smtplib's data() in two halves): the message goes out whole but for its final ".", and
+        # ``before_data`` is asked just before that: a process that dies before it leaves a transaction the server
+        # discards, so only a death between the final "." and the server's reply leaves the outcome unknown.
+        try:
+            code, reply = conn.docmd("DATA")
+            if code != 354:
+                self._reset(conn)
+                raise _classify(code, reply)
+            body = _DOT_AT_LINE_START.sub(b"..", data)
+            conn.send(body if body.endswith(b"\r\n") else body + b"\r\n")
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._drop()
+            raise _Temporary(f"connection to {self._where()} lost while sending the message: {exc}") from None
+        try:
+            go_on = before_data is None or before_data()
+        except BaseException:
+            self._drop()  # mid-DATA: only closing the connection abandons the message (a QUIT would be data)
+            raise
+        if not go_on:
+            self._drop()  # without the final "." the server discards the message
             return False
         try:
-            code, reply = conn.data(data)
-        except smtplib.SMTPDataError as exc:
-            self._reset(conn)
-            raise _classify(exc.smtp_code, exc.smtp_error) from None
-        except smtplib.SMTPResponseException as exc:
-            self._reset(conn)
-            raise _classify(exc.smtp_code, exc.smtp_error) from None
+            conn.send(b".\r\n")
+            code, reply = conn.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
             raise _Ambiguous(
@@ -262,8 +278,9 @@ class Mailer:
     ) -> Delivery:
         """Send to one recipient, retrying temporary failures; never raises for a refused recipient.
 
-        ``before_data`` is called just before the message's data goes out (the point of no return: the digest
-        channel marks the recipient ``sending`` there); when it returns False nothing is sent (``skipped``).
+        ``before_data`` is called just before the end of the message's data (its final ".") goes out: the point of
+        no return (the digest channel marks the recipient ``sending`` there); when it returns False the
+        transaction is abandoned and nothing is delivered (``skipped``).
         Raises :class:`PublishError` only for problems no retry can fix (login refused, TLS failure).
         """
         data = msg if isinstance(msg, bytes) else message_bytes(msg)

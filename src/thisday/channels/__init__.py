@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from ..config import Settings
 from ..index import CalendarIndex
-from ..ledger import Ledger, Record, Status
+from ..ledger import Ledger, Record, Status, owner_is_dead
 from ..model import Problem
 from ..schedule import DailyTime, days_due
 
@@ -36,6 +36,8 @@ class Hooks:
 
     after_file: Callable[[Path], None] | None = None
     after_message: Callable[[Any], None] | None = None
+    mid_write: Callable[[Path], None] | None = None
+    """Called in the middle of each file's write (THISDAY_TEST_STALL_MID_WRITE)."""
 
 
 @dataclass(frozen=True)
@@ -150,5 +152,8 @@ def due_days(run: Run, channel: str) -> list[datetime.date]:
 
 
 def stuck(record: Record, now: datetime.datetime) -> bool:
-    """A row still claimed (or sending) long after it was claimed: its holder is gone or hung."""
-    return record.status in (Status.CLAIMED, Status.SENDING) and now - record.claimed_at > GRACE
+    """A row still claimed (or sending) whose holder is gone (a process on this host that no longer runs), or
+    long after it was claimed (its holder is hung, or on another host)."""
+    if record.status not in (Status.CLAIMED, Status.SENDING):
+        return False
+    return now - record.claimed_at > GRACE or owner_is_dead(record.owner)

@@ -1,8 +1,8 @@
 """The digest channel: one message per recipient, each recipient its own ledger row, exactly once.
 
 For a day: the digest is rendered once (:class:`thisday.digest.Digest`); each recipient is held in the ledger on
-channel ``digest:<address>`` (:meth:`thisday.ledger.Ledger.hold`), marked ``sending`` just before the message's
-data goes to the server, and ``done``, ``refused`` (a 5xx), ``failed`` (anything that may pass: tried again on
+channel ``digest:<address>`` (:meth:`thisday.ledger.Ledger.hold`), marked ``sending`` just before the end of the
+message's data (its final ".") goes to the server, and ``done``, ``refused`` (a 5xx), ``failed`` (anything that may pass: tried again on
 the next run) or ``uncertain`` (the connection was lost after the data was sent, before the server's reply)
 after. A day-level row ``digest`` records that the day's run is over; it is ``done`` only when every recipient
 is served (done or refused) or uncertain, never while a recipient is still held by another process.
@@ -148,6 +148,8 @@ class SendReport:
     day: datetime.date
     deliveries: tuple[Delivery, ...] = ()
     note: str = ""
+    stopped: tuple[str, ...] = ()
+    """Recipients not tried because the send was asked to stop (SIGTERM) before their turn."""
 
     def count(self, status: str) -> int:
         return sum(1 for d in self.deliveries if d.status == status)
@@ -172,7 +174,7 @@ class SendReport:
     @property
     def settled(self) -> bool:
         """Every recipient is served, refused or uncertain: nobody is left for a later run to send to."""
-        return all(d.status in (SENT, UNCERTAIN) or (d.status == FAILED and d.permanent) or d.settled
+        return not self.stopped and all(d.status in (SENT, UNCERTAIN) or (d.status == FAILED and d.permanent) or d.settled
                    for d in self.deliveries)
 
 
@@ -189,6 +191,7 @@ def send_digest(
     sleep: Callable[[float], None] = time.sleep,
     after_each: Callable[[Delivery], None] | None = None,
     store: Store | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> SendReport:
     """Send the day's digest to each recipient (one message each) and report every outcome.
 
@@ -199,7 +202,8 @@ def send_digest(
     already done for the day is skipped; ``force`` sends again to them. Without a ledger (a test send),
     nothing is recorded. A day with no entries is not sent unless ``send_empty``.
     ``clock`` gives aware datetimes: the message's Date and the ledger's times. ``after_each`` is called with each
-    recipient's outcome once it is recorded.
+    recipient's outcome once it is recorded. ``stop`` is asked before each recipient: when it says True, the
+    send ends there (the message in flight is always finished) and the others are reported as ``stopped``.
     """
     day = selection.on
     addresses = []
@@ -233,7 +237,7 @@ def send_digest(
             done = 0
             while limit is None or done < limit:
                 with lock:
-                    address = next(pending, None)
+                    address = None if stop is not None and stop() else next(pending, None)
                 if address is None:
                     return
                 done += 1
@@ -264,7 +268,8 @@ def send_digest(
                 future.result()  # a PublishError (login refused...) in any worker stops the send
     elif connections > 1:
         work()
-    return SendReport(day, tuple(results[a] for a in addresses if a in results))
+    stopped = tuple(a for a in addresses if a not in results) if stop is not None and stop() else ()
+    return SendReport(day, tuple(results[a] for a in addresses if a in results), stopped=stopped)
 
 
 class Pacer:
@@ -355,6 +360,7 @@ def send_day(
     to: Iterable[str] = (),
     force: bool = False,
     after_each: Callable[[Delivery], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> SendReport:
     """``thisday send``: the day's digest to the configured recipients (or to ``to``, with ``force``), through the
     ledger, as the daemon sends it. A send to everyone that leaves nobody unserved records the day as done, so
@@ -365,7 +371,7 @@ def send_day(
         recipients = named or configured_recipients(settings, store)
         report = send_digest(
             selection, settings, recipients, clock=clock, ledger=ledger, force=force, after_each=after_each,
-            store=store,
+            store=store, stop=stop,
         )
     finally:
         if store is not None:
@@ -490,8 +496,8 @@ class DigestChannel:
         rows = {r.channel: r for r in ledger.records(latest, "digest:")}
         skipped_day = day_row is not None and day_row.status is Status.DONE and day_row.detail.startswith("skipped")
         missing = [a for a in recipients if digest_channel(a) not in rows]
-        if day_row is not None and day_row.status is Status.FAILED:
-            failures.append(f"digest for {latest.isoformat()} failed: {day_row.detail}")
+        if day_row is not None and (day_row.status is Status.FAILED or unserved([day_row], run.now)):
+            failures.append(f"digest for {latest.isoformat()} {day_row.status.value}: {day_row.detail}")
         bad = unserved(rows.values(), run.now)
         for record in bad:
             failures.append(

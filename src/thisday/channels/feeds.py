@@ -53,7 +53,14 @@ class FeedsChannel:
                 first = run.ledger.first(FEEDS_CHANNEL)
                 since = first_published(run.settings, first.day, window) if first is not None else None
                 written = build_site(
-                    run.settings, loaded.index, on, run.now, window, progress=run.hooks.after_file, since=since
+                    run.settings,
+                    loaded.index,
+                    on,
+                    run.now,
+                    window,
+                    progress=run.hooks.after_file,
+                    midway=run.hooks.mid_write,
+                    since=since,
                 )
             except ThisdayError as exc:
                 for hold in held:
