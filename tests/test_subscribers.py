@@ -376,3 +376,38 @@ def test_commands_without_subscribing_on(tmp_path: Path, monkeypatch: pytest.Mon
     code, output = cli(path, "add", "a@example.org")
     assert code == 1 and "subscribe = true" in output and "Traceback" not in output
     assert os.environ["THISDAY_SECRET"]
+
+
+def test_each_subscriber_gets_the_digest_in_their_language(
+    config: Path, smtp: tuple[Recorder, int], tmp_path: Path
+) -> None:
+    """With `site.languages = ["en", "de"]`, a subscriber who chose German on the form gets the day's digest in
+    German and one who chose nothing gets it in the site's language; each gets one message, with their own link."""
+    import datetime
+
+    from thisday.channels.digest import send_day
+    from thisday.ledger import Ledger
+    from thisday.newsletter import subscribe
+    from thisday.selection import day_selection
+    from thisday.templates import environment
+
+    config.write_text(config.read_text(encoding="utf-8").replace('[site]\n', '[site]\nlanguages = ["en", "de"]\n'))
+    entries = Path(__file__).parent / "fixtures" / "entries"
+    settings = load_settings(config, entries=entries)
+    now = datetime.datetime(2026, 7, 12, 6, tzinfo=datetime.UTC)
+    with opened(config) as store:
+        env = environment(None)
+        for address, language in (("anna@example.org", "de"), ("bob@example.org", "")):
+            subscribe(settings, store, env, address, "192.0.2.1", now, {}, language=language)
+            store.confirm(store.key_of(address), now, now, ip="192.0.2.1")
+    recorder, _ = smtp
+    recorder.messages.clear()
+    from thisday.entries import load_tree
+    from thisday.index import CalendarIndex
+
+    selection = day_selection(CalendarIndex.build(load_tree(entries).entries), now.date(), settings)
+    with Ledger.from_settings(settings) as ledger:
+        report = send_day(settings, selection, ledger, clock=lambda: now)
+    assert report.ok and len(recorder.messages) == 2
+    subjects = {rcpts[0]: m["Subject"] for (_, rcpts, _), m in zip(recorder.messages, recorder.received(), strict=True)}
+    assert "Juli" in subjects["anna@example.org"] and "July" in subjects["bob@example.org"]

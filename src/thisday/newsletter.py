@@ -147,8 +147,10 @@ def subscribe(
     environ: Mapping[str, str],
     *,
     honeypot: str = "",
+    language: str = "",
 ) -> Answer:
-    """A request from the site's form (``text`` as typed, ``ip`` the client's address)."""
+    """A request from the site's form (``text`` as typed, ``ip`` the client's address, ``language`` the digest's
+    language chosen on the form: one of the site's languages, else the site's default)."""
     digest = settings.digest
     if ip is not None and store.recent(now, HOUR, ip=ip) >= digest.requests_per_ip:
         return Answer(Outcome.TOO_MANY, "too many requests from your network; try again in an hour")
@@ -163,7 +165,10 @@ def subscribe(
     except SubscriberError:
         store.log_request(None, ip, now, mailed=False)
         return Answer(Outcome.INVALID, "that is not an email address such as reader@example.org")
-    row = store.request(address, now, source="form", ip=ip)
+    from .views import site_languages
+
+    chosen = language if language in site_languages(settings) else settings.site.language
+    row = store.request(address, now, source="form", ip=ip, language=chosen)
     mailed = False
     if row.state == State.PENDING and claim_confirmation_mail(settings, store, address, ip, now):
         try:

@@ -183,6 +183,7 @@ def subscription_routes(
             now(),
             environ,
             honeypot=form.get(HONEYPOT, ""),
+            language=form.get("language", ""),
         )
         if answer.outcome == newsletter.Outcome.ACCEPTED:
             return page("subscribe.html", "", accepted=True)

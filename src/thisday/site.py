@@ -71,6 +71,13 @@ def alternates(settings: Settings, day: datetime.date | None) -> tuple[Alternate
 
 
 
+def subscribe_languages(settings: Settings) -> list[tuple[str, str]]:
+    """The languages a reader may choose for the digest on the subscribe form: (code, the language's own name)."""
+    from babel import Locale
+
+    return [(code, Locale.parse(code).get_display_name(code) or code) for code in site_languages(settings)]
+
+
 # ---------------------------------------------------------------------------------------------
 # What the pages announce
 
@@ -157,6 +164,7 @@ class SiteRenderer:
         values = {
             "site": self.settings.site,
             "subscribe": self.settings.digest.subscribe,
+            "subscribe_languages": subscribe_languages(self.settings),
             **i18n.language(code).template_values(),
             **context,
         }

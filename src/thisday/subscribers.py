@@ -630,6 +630,11 @@ def active_addresses(store: Store, list_name: str = DEFAULT_LIST) -> list[str]:
     return [row.address for row in store.all(State.ACTIVE, list_name)]
 
 
+def languages(store: Store, list_name: str = DEFAULT_LIST) -> dict[str, str]:
+    """Each active subscriber's digest language, by (normalised) address."""
+    return {row.address: row.language for row in store.all(State.ACTIVE, list_name)}
+
+
 def excluded(store: Store, list_name: str = DEFAULT_LIST) -> set[str]:
     """Addresses never to mail (unsubscribed or suppressed), normalised: take them out of any fixed list too."""
     return {

@@ -35,6 +35,7 @@ from ..schedule import digests_to_send
 from ..selection import day_selection
 from ..smtp import FAILED, SENT, SKIPPED, UNCERTAIN, Delivery, Mailer, smtp_password
 from ..subscribers import Store
+from ..views import site_languages
 from . import GRACE, ChannelHealth, ChannelReport, Run, describe, due_days, unserved
 
 DIGEST_CHANNEL = "digest"
@@ -221,10 +222,18 @@ def send_digest(
     if not selection.occurrences and not send_empty:
         return SendReport(day, (), f"nothing on {day.isoformat()}: no digest sent")
     password = smtp_password(settings.smtp, os.environ if environ is None else environ)
-    digest = render(selection, settings, store)  # once, before anyone is claimed: a broken template claims nobody
+    # each language's digest rendered once, before anyone is claimed: a broken template claims nobody
+    chosen = subscribers.languages(store) if store is not None else {}
+    offered = site_languages(settings)
+
+    def language_of(address: str) -> str:
+        code = chosen.get(address.strip().lower(), "")
+        return code if code in offered else settings.site.language
+
+    digests = {code: render(selection, settings, store, language=code) for code in {language_of(a) for a in addresses}}
     sender = envelope_sender(settings)
     now = clock()
-    prepared = digest.prepare(now)
+    prepared = {code: digest.prepare(now) for code, digest in digests.items()}
     results: dict[str, Delivery] = {}
     pending = iter(addresses)
     lock = threading.Lock()
@@ -245,9 +254,11 @@ def send_digest(
                 if unreachable:  # another connection found the server unreachable after every retry
                     mailer.unreachable = unreachable[0]
                 if ledger is None:
-                    delivery = mailer.send(digest.message(now, address, test=True), address, sender)
+                    message = digests[language_of(address)].message(now, address, test=True)
+                    delivery = mailer.send(message, address, sender)
                 else:
-                    data = digest.message_bytes(prepared, now, address)
+                    code = language_of(address)
+                    data = digests[code].message_bytes(prepared[code], now, address)
                     delivery = _send_held(ledger, mailer, day, address, data, sender, clock, force)
                 if store is not None and ledger is not None and delivery.address_refused:
                     with lock:
