@@ -18,7 +18,7 @@ import feedparser
 import pytest
 from click.testing import CliRunner
 
-from thisday.cli import STALL_ENV, main
+from thisday.cli import main
 from thisday.config import FeedSettings, Settings, load_settings
 from thisday.entries import load_tree
 from thisday.errors import PublishError
@@ -28,6 +28,7 @@ from thisday.layout import published_feeds
 from thisday.model import Kind
 from thisday.publish import build_site, closed_archives, render_site
 from thisday.selection import day_selection
+from thisday.switches import STALL_ENV
 
 FIXTURES = Path(__file__).parent / "fixtures" / "entries"
 BASE = "https://history.example.org/"

@@ -25,10 +25,11 @@ from smtp_server import Recorder, free_port
 from test_build import NOW, assert_old_or_new, build_ok, cli, expected_files, kill_when_stalled, site_files
 from test_build import config as config
 from test_daemon import RECIPIENTS, at, settings_for, write_config
-from thisday.cli import CLOCK_OFFSET_ENV, STALL_MID_WRITE_ENV, main
+from thisday.cli import main
 from thisday.config import Settings, load_settings
 from thisday.ledger import MARKER_NAME, Ledger, Status, digest_channel
 from thisday.runner import health, publish_due
+from thisday.switches import CLOCK_OFFSET_ENV, STALL_MID_WRITE_ENV
 
 DAY = datetime.date(2026, 7, 12)
 

@@ -28,6 +28,13 @@ from .errors import PublishError, ThisdayError
 from .indexcache import Loaded, load
 from .model import DaySelection, Kind
 from .selection import day_selection
+from .switches import (
+    STALL_ENV,
+    STALL_MESSAGES_ENV,
+    STALL_MID_WRITE_ENV,
+    stall_hook,
+    test_wall_clock,
+)
 from .views import Views
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -440,10 +447,6 @@ def _progress(label: str) -> Iterator[Callable[[object], None]]:
 # ---------------------------------------------------------------------------------------------
 # The site: build, serve, and the preview of its files
 
-STALL_ENV = "THISDAY_TEST_STALL_AFTER"
-"""Test switch: `thisday build` stops (sleeps until killed) after writing this many files."""
-
-
 def publish_time(app: AppContext, on: datetime.date, now_text: str | None) -> datetime.datetime:
     """The publish time of a build for ``on`` (see :func:`thisday.runner.publish_time`); --now parsed here."""
     from .runner import publish_time as policy
@@ -459,49 +462,6 @@ def publish_time(app: AppContext, on: datetime.date, now_text: str | None) -> da
         if given.tzinfo is None:
             raise click.BadParameter("give a UTC offset, e.g. 2026-07-12T06:00:00+02:00", param_hint="--now")
     return policy(app.settings, on, app.now(), given)
-
-
-STALL_MID_WRITE_ENV = "THISDAY_TEST_STALL_MID_WRITE"
-"""Test switch: `thisday build` stops (sleeps until killed) halfway through writing its Nth file."""
-
-STALL_MESSAGES_ENV = "THISDAY_TEST_STALL_AFTER_MESSAGES"
-"""Test switch: `thisday run` stops (sleeps until killed) after serving this many digest recipients."""
-
-
-CLOCK_OFFSET_ENV = "THISDAY_TEST_CLOCK_OFFSET_FILE"
-"""Test switch: `thisday run` reads its wall clock as the system's plus the seconds in this file (re-read on every
-reading), so a test can step the clock back or forward."""
-
-
-def _test_wall_clock(zone: datetime.tzinfo) -> Callable[[], datetime.datetime] | None:
-    path = os.environ.get(CLOCK_OFFSET_ENV, "")
-    if not path:
-        return None
-
-    def wall_clock() -> datetime.datetime:
-        try:
-            offset = float(Path(path).read_text(encoding="utf-8").strip() or 0)
-        except (OSError, ValueError):  # being rewritten by the test: no step this time
-            offset = 0.0
-        return datetime.datetime.now(zone) + datetime.timedelta(seconds=offset)
-
-    return wall_clock
-
-
-def _stall_hook(variable: str = STALL_ENV) -> Callable[[Any], None] | None:
-    after = os.environ.get(variable, "")
-    if not after.isdigit():
-        return None
-    done: list[object] = []
-
-    def stall(what: object) -> None:
-        done.append(what)
-        if len(done) == int(after):
-            click.echo(f"thisday: test switch {variable}: stalled after {what}", err=True)
-            while True:  # until killed: the test this switch exists for kills the process here
-                time.sleep(3600)
-
-    return stall
 
 
 def site_preview(
@@ -577,7 +537,7 @@ def build(app: AppContext, date: str | None, days: int | None, now_text: str | N
         return loaded[-1]
 
     with Ledger.from_settings(app.settings) as ledger:
-        hooks = Hooks(after_file=_stall_hook(), mid_write=_stall_hook(STALL_MID_WRITE_ENV))
+        hooks = Hooks(after_file=stall_hook(), mid_write=stall_hook(STALL_MID_WRITE_ENV))
         run = Run(app.settings, ledger, now, load, hooks=hooks)
         # recorded in the ledger like the daemon's build (so the cron way reads as published in `thisday status`),
         # but only once the day is due: a build ahead of time must not stand in for the day's scheduled build
@@ -727,9 +687,9 @@ def run(app: AppContext, watch: float) -> None:
         daemon.run(
             app.settings,
             watch=watch,
-            after_file=_stall_hook(STALL_ENV),
-            after_message=_stall_hook(STALL_MESSAGES_ENV),
-            wall_clock=_test_wall_clock(app.settings.zone),
+            after_file=stall_hook(STALL_ENV),
+            after_message=stall_hook(STALL_MESSAGES_ENV),
+            wall_clock=test_wall_clock(app.settings.zone),
         )
     )
 
