@@ -27,7 +27,10 @@ from test_build import config as config
 from test_daemon import RECIPIENTS, at, settings_for, write_config
 from thisday.cli import main
 from thisday.config import Settings, load_settings
+from thisday.entries import load_tree
+from thisday.index import CalendarIndex
 from thisday.ledger import MARKER_NAME, Ledger, Status, digest_channel
+from thisday.publish import render_site
 from thisday.runner import health, publish_due
 from thisday.switches import CLOCK_OFFSET_ENV, STALL_MID_WRITE_ENV
 
@@ -122,16 +125,24 @@ def temp_files(feeds: Path) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stall_in", [1, 15, 16])
-def test_a_build_killed_in_the_middle_of_a_write_leaves_every_file_whole(config: Path, stall_in: int) -> None:
+def write_position(feeds: Path, new: dict[str, bytes], name: str) -> int:
+    """Where ``name`` comes among the files a build will write (a file whose bytes are already on disk is skipped),
+    counting from 1: the N of THISDAY_TEST_STALL_MID_WRITE that stalls in it."""
+    written = [path for path, data in new.items() if not (feeds / path).is_file() or (feeds / path).read_bytes() != data]
+    return written.index(name) + 1
+
+
+@pytest.mark.parametrize("stalled", ["days/2026-07-12.html", "onthisday.atom", "onthisday.rss"])
+def test_a_build_killed_in_the_middle_of_a_write_leaves_every_file_whole(config: Path, stalled: str) -> None:
     """SIGKILL a real `thisday build` when half of one file's bytes are written (THISDAY_TEST_STALL_MID_WRITE=N):
     every file in feeds/ is byte-identical to the previous build's or the new one's, and every feed parses.
-    File 1 is a day page, 15 the Atom feed (replacing an old one), 16 its RSS twin."""
+    The stalled file is a day page, the Atom feed (replacing an old one) or its RSS twin."""
     feeds = config.parent / "feeds"
     build_ok(config, "2026-07-11", "--now", "2026-07-11T06:00:00+02:00")
     old = site_files(feeds)
     new = expected_files(config, DAY, NOW)
-    kill_when_stalled(cli(config, "build", "2026-07-12", "--now", NOW, env={STALL_MID_WRITE_ENV: str(stall_in)}))
+    at = write_position(feeds, new, stalled)
+    kill_when_stalled(cli(config, "build", "2026-07-12", "--now", NOW, env={STALL_MID_WRITE_ENV: str(at)}))
     assert_old_or_new(feeds, old, new)
     assert len(temp_files(feeds)) == 1, "the kill did not land inside a write"
 
@@ -144,7 +155,13 @@ def test_the_next_build_removes_the_temporary_files_a_killed_build_left(config: 
     kill_when_stalled(cli(config, "build", "2026-07-12", "--now", NOW, env={STALL_MID_WRITE_ENV: "2"}))
     first = temp_files(feeds)
     assert len(first) == 1 and first[0].startswith("days/.2026-06-30.html.")
-    kill_when_stalled(cli(config, "build", "2026-07-12", "--now", NOW, env={STALL_MID_WRITE_ENV: "15"}))
+    settings = load_settings(config)
+    index = CalendarIndex.build(load_tree(settings.entries).entries)
+    publish = datetime.datetime.fromisoformat(NOW)
+    # the killed first build left its day's feeds row, so the site's first day is that build's window start
+    since = datetime.date(2026, 6, 29)
+    atom_at = write_position(feeds, dict(render_site(settings, index, DAY, publish, since=since)), "onthisday.atom")
+    kill_when_stalled(cli(config, "build", "2026-07-12", "--now", NOW, env={STALL_MID_WRITE_ENV: str(atom_at)}))
     second = temp_files(feeds)
     assert len(second) == 1 and second[0].startswith(".onthisday.atom.")  # the first one was removed
     keep = {
