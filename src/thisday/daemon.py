@@ -9,6 +9,10 @@ Two jobs call the same guarded function:
   downtime, a missed fire time, and a machine waking from suspend. The ledger makes extra runs harmless.
 
 SIGTERM and SIGINT stop the scheduler, wait for the publication in progress to finish, and exit 0.
+
+When the database cannot be reached (at start or during a run), the job builds this host's own site from its
+entries and sends nothing (:func:`runner.publish_offline`), logs that it did, and tries the database again on
+every later run: once it is back, whatever is due and not done goes out.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .channels.digest import configured_recipients
 from .config import Settings
+from .db import DatabaseUnreachable
 from .errors import ConfigError, ThisdayError
 from .ledger import Ledger
-from .runner import daily_time, publish_due
+from .runner import daily_time, publish_due, publish_offline
 from .schedule import DailyTime
 from .smtp import Delivery
 
@@ -52,7 +57,7 @@ class DailyTrigger(BaseTrigger):  # type: ignore[misc]
         return f"daily at {self.daily.hour:02d}:{self.daily.minute:02d} {self.daily.zone.key}"
 
 
-def preflight(settings: Settings) -> Ledger:
+def preflight(settings: Settings) -> Ledger | None:
     """Check at start-up what would otherwise fail at publish time; raise a ThisdayError saying what to fix."""
     if not settings.entries.is_dir():
         raise ConfigError(
@@ -67,8 +72,12 @@ def preflight(settings: Settings) -> Ledger:
         raise ConfigError(
             f"{settings.feeds_dir}: feeds folder is not writable ({exc.strerror}); fix feeds_dir or its permissions"
         ) from None
-    configured_recipients(settings)  # raises ConfigError for an unreadable recipients file
-    return Ledger.from_settings(settings)
+    try:
+        configured_recipients(settings)  # raises ConfigError for an unreadable recipients file
+        return Ledger.from_settings(settings)
+    except DatabaseUnreachable as exc:  # not a mistake to fix before starting: the site is published meanwhile
+        log.error("%s", exc)
+        return None
 
 
 def run(
@@ -87,13 +96,35 @@ def run(
     def clock() -> datetime.datetime:
         return datetime.datetime.now(zone)
 
+    def offline(why: str) -> None:
+        try:
+            day, files = publish_offline(settings, clock(), after_file=after_file)
+        except ThisdayError as exc:
+            log.error("database unreachable (%s), and this host's site could not be built: %s", why, exc)
+            return
+        log.error(
+            "database unreachable: published this host's site for %s from its entries (%d files), sent nothing; "
+            "what is due goes out once it is back (%s)",
+            day.isoformat(),
+            files,
+            why,
+        )
+
     def job() -> None:
+        nonlocal ledger
         if not busy.acquire(blocking=False):
             return  # a run is in progress; the next one will see what it did
         try:
-            publish_due(
+            if ledger is None:
+                ledger = Ledger.from_settings(settings)
+                log.info("database reachable: publishing what is due")
+            report = publish_due(
                 settings, clock(), ledger, clock=clock, after_file=after_file, after_message=after_message
             )
+            if report.unreachable:
+                offline(report.unreachable)
+        except DatabaseUnreachable as exc:
+            offline(str(exc))
         except ThisdayError as exc:
             log.error("publication failed: %s", exc)
         except (
@@ -135,6 +166,7 @@ def run(
     scheduler.start()
     with busy:  # wait for a publication in progress to finish its writes
         pass
-    ledger.close()
+    if ledger is not None:
+        ledger.close()
     log.info("stopped")
     return 0

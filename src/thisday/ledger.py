@@ -12,8 +12,12 @@ dies in that window nobody can know whether the message went out, so the row bec
 being sent again: nothing is ever sent twice by the ledger, and ``thisday status`` shows the row so an operator
 can resend with ``thisday send DATE --force``.
 
-Stored with SQLAlchemy Core; SQLite in the state folder by default (``Settings.ledger_url()``). Times are
-passed in (this module never reads the clock) and stored as UTC.
+Stored with SQLAlchemy Core; SQLite in the state folder by default (``Settings.ledger_url()``), or PostgreSQL
+shared by several hosts; the schema is made and migrated by :mod:`thisday.db`. Times are passed in (this module
+never reads the clock) and stored as UTC. Each claim also carries a lease (:mod:`thisday.lease`) on the
+database's own clock, renewed while its holder works: a claim whose holder died on any host is settled as
+soon as its lease runs out, and a claim this process let go of without recording how it ended (the database
+was unreachable at that moment) is settled at once by this process's next claim on it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ import secrets
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import (
     Column,
@@ -39,7 +42,6 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    create_engine,
     delete,
     insert,
     or_,
@@ -49,8 +51,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
+from . import db
 from .config import Settings
 from .errors import PublishError
+from .lease import Renewer, db_later, db_now, lease_seconds
 
 DEFAULT_STALE_AFTER = datetime.timedelta(hours=1)
 """A claim older than this is taken to be left by a process that died, and may be taken over."""
@@ -75,14 +79,14 @@ class Status(enum.Enum):
 
 
 def process_owner() -> str:
-    """This process as a claim owner: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process as a claim owner: ``host:pid`` (the host as named by ``THISDAY_HOST``, else the machine)."""
+    return f"{db.host_name()}:{os.getpid()}"
 
 
 def owner_is_dead(owner: str) -> bool:
     """True when ``owner`` (host:pid) is a process on this host that no longer runs."""
     host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
+    if host not in (db.host_name(), socket.gethostname()) or not pid.isdigit():
         return False
     try:
         os.kill(int(pid), 0)
@@ -106,6 +110,7 @@ publications = Table(
     Column("detail", Text, nullable=False, default=""),
     Column("token", String(64), nullable=False),
     Column("owner", String(300), nullable=False, default=""),
+    Column("lease_until", DateTime, nullable=True),
 )
 
 
@@ -146,20 +151,24 @@ def _aware(moment: datetime.datetime | None) -> datetime.datetime | None:
 class Ledger:
     """The ledger at a SQLAlchemy URL (``sqlite:///state/ledger.sqlite`` by default). Creates its table."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, lease: float | None = None) -> None:
         try:
-            parsed = make_url(url)
+            make_url(url)
         except ArgumentError:
             raise PublishError(
                 f"ledger URL {url!r} is not a SQLAlchemy URL: set daemon.ledger_url in thisday.toml "
                 "(e.g. sqlite:///state/ledger.sqlite) or leave it empty for the default"
             ) from None
         self.url = url
+        self.lease = lease_seconds() if lease is None else lease
+        self._held: dict[str, tuple[datetime.date, str]] = {}
+        """Claims this object holds now (token -> day, channel): their leases are renewed."""
+        self._issued: set[str] = set()
+        """Every claim token this object made: one it no longer holds but that is still claimed was let go."""
+        self._renewer: Renewer | None = None
         try:
-            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            self._engine: Engine = create_engine(url)
-            _metadata.create_all(self._engine)
+            self._engine: Engine = db.create_engine(url)
+            db.upgrade(self._engine)
         except OperationalError as exc:
             raise PublishError(f"cannot open the ledger at {url}: {exc.orig}") from None
         except OSError as exc:
@@ -176,7 +185,37 @@ class Ledger:
         return cls(settings.ledger_url())
 
     def close(self) -> None:
+        if self._renewer is not None:
+            self._renewer.stop()
+            self._renewer = None
         self._engine.dispose()
+
+    @property
+    def shared(self) -> bool:
+        """Whether several hosts may use this ledger (a database server rather than a SQLite file)."""
+        return db.is_shared(self.url)
+
+    def _hold_token(self, token: str, day: datetime.date, channel: str) -> None:
+        self._issued.add(token)
+        self._held[token] = (day, channel)
+        if self._renewer is None:
+            self._renewer = Renewer(self.renew_leases, self.lease / 3)
+
+    def renew_leases(self) -> int:
+        """Push the lease of every claim this object holds forward (the renewer thread calls it); how many."""
+        tokens = list(self._held)
+        if not tokens:
+            return 0
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(publications)
+                .where(
+                    publications.c.token.in_(tokens),
+                    publications.c.status.in_([Status.CLAIMED.value, Status.SENDING.value]),
+                )
+                .values(lease_until=db_later(self._engine.dialect.name, self.lease))
+            )
+        return int(result.rowcount)
 
     def __enter__(self) -> Ledger:
         return self
@@ -218,8 +257,10 @@ class Ledger:
                         detail="",
                         token=token,
                         owner=owner,
+                        lease_until=db_later(self._engine.dialect.name, self.lease),
                     )
                 )
+            self._hold_token(token, day, channel)
             return Claim(day, channel, token, 1)
         except IntegrityError:
             pass
@@ -249,6 +290,7 @@ class Ledger:
                     detail="",
                     token=token,
                     owner=owner,
+                    lease_until=db_later(self._engine.dialect.name, self.lease),
                 )
             )
             if result.rowcount != 1:
@@ -258,12 +300,15 @@ class Ledger:
                     publications.c.day == day, publications.c.channel == channel
                 )
             ).scalar_one()
+        self._hold_token(token, day, channel)
         return Claim(day, channel, token, int(attempts))
 
     def _settle_dead_claim(
         self, day: datetime.date, channel: str, now: datetime.datetime, stale_after: datetime.timedelta
     ) -> None:
-        """A claim whose owner died: ``claimed`` becomes ``failed`` (safe to redo), ``sending`` ``uncertain``."""
+        """A claim whose owner died (its process is gone from this host, its lease ran out, it is older than
+        ``stale_after``, or this object let go of it): ``claimed`` becomes ``failed`` (safe to redo), ``sending``
+        ``uncertain``."""
         with self._engine.begin() as conn:
             row = conn.execute(
                 select(
@@ -271,12 +316,14 @@ class Ledger:
                     publications.c.owner,
                     publications.c.token,
                     publications.c.claimed_at,
+                    (publications.c.lease_until < db_now(self._engine.dialect.name)).label("lease_expired"),
                 ).where(publications.c.day == day, publications.c.channel == channel)
             ).first()
             if row is None or row.status not in (Status.CLAIMED.value, Status.SENDING.value):
                 return
             stale = row.claimed_at < _utc(now - stale_after)
-            if not (stale or owner_is_dead(row.owner or "")):
+            let_go = row.token in self._issued and row.token not in self._held
+            if not (stale or let_go or row.lease_expired or owner_is_dead(row.owner or "")):
                 return
             if row.status == Status.CLAIMED.value:
                 status, detail = (
@@ -356,6 +403,9 @@ class Ledger:
                 held.done()
 
     def _finish(self, claim: Claim, status: Status, now: datetime.datetime, detail: str) -> bool:
+        # no longer ours, even when the mark cannot be written (the database is unreachable): the lease is not
+        # renewed, and this object's next claim of the row settles it
+        self._held.pop(claim.token, None)
         return self._update_held(
             claim, (Status.CLAIMED, Status.SENDING), status=status.value, finished_at=_utc(now), detail=detail
         )

@@ -1,7 +1,8 @@
 """The subscriber store and the signed tokens of its links.
 
 One row per (list, normalised address) in the ledger's database (``Settings.ledger_url()``, SQLite by default,
-any SQLAlchemy URL), in one of four states:
+or PostgreSQL shared by several hosts; the tables are made and migrated by :mod:`thisday.db`), in one of four
+states:
 
 - ``pending``: asked to subscribe, has not confirmed yet (receives nothing);
 - ``active``: confirmed (or added with ``--confirmed`` / imported by the operator): receives the digest;
@@ -45,7 +46,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    create_engine,
     delete,
     func,
     insert,
@@ -56,6 +56,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
+from . import db
 from .config import Settings
 from .errors import ConfigError, PublishError, ThisdayError
 from .message import parse_address
@@ -284,7 +285,7 @@ class Store:
 
     def __init__(self, url: str, secret: bytes, *, language: str = "en") -> None:
         try:
-            parsed = make_url(url)
+            make_url(url)
         except ArgumentError:
             raise PublishError(
                 f"database URL {url!r} is not a SQLAlchemy URL: fix daemon.ledger_url in thisday.toml"
@@ -293,10 +294,8 @@ class Store:
         self.secret = secret
         self.language = language
         try:
-            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            self._engine: Engine = create_engine(url)
-            _metadata.create_all(self._engine)
+            self._engine: Engine = db.create_engine(url)
+            db.upgrade(self._engine)
         except OperationalError as exc:
             raise PublishError(f"cannot open the subscriber store at {url}: {exc.orig}") from None
         except OSError as exc:

@@ -4,6 +4,11 @@ The days due and not done are held in the ledger (row ``feeds`` per day); the si
 due day, whose rolling window carries the missed days; then each held day is marked done. A build run by hand
 (``thisday build``) goes through the same ledger rows, so the cron way (``thisday build`` from a timer) reads
 as published in ``thisday status``.
+
+Each host builds its own copy of the site: on a shared database (PostgreSQL) the rows are ``feeds@<host>``
+(``THISDAY_HOST``, else the machine's name), so every host publishes every day into its own ``feeds/``, while
+the digest and social rows stay shared and go out once. The daemon builds a day with the day's publish time
+(``daemon.time``), not the moment it happens to run, so every host's copy is byte-identical.
 """
 
 from __future__ import annotations
@@ -12,20 +17,28 @@ import contextlib
 import datetime
 import logging
 
+from .. import db
 from ..errors import ThisdayError
-from ..ledger import FEEDS_CHANNEL, Hold
+from ..ledger import FEEDS_CHANNEL, Hold, Ledger
 from ..publish import build_site, site_window
 from . import GRACE, ChannelHealth, ChannelReport, Run, describe, due_days, unserved
 
 log = logging.getLogger("thisday")
 
 
+def feeds_channel(ledger: Ledger) -> str:
+    """This host's ledger row for the site: ``feeds`` on SQLite (one host), ``feeds@<host>`` on a shared database."""
+    return f"{FEEDS_CHANNEL}@{db.host_name()}" if ledger.shared else FEEDS_CHANNEL
+
+
 class FeedsChannel:
     name = FEEDS_CHANNEL
 
     def publish_due(self, run: Run) -> ChannelReport:
-        days = due_days(run, FEEDS_CHANNEL)
-        return self.publish(run, run.latest, days) if days else ChannelReport(self.name)
+        days = due_days(run, feeds_channel(run.ledger))
+        if not days:
+            return ChannelReport(self.name)
+        return self.publish(run, run.latest, days, at=run.daily.due(run.latest))
 
     def publish(
         self,
@@ -35,13 +48,16 @@ class FeedsChannel:
         *,
         window: int | None = None,
         force: bool = False,
+        at: datetime.datetime | None = None,
     ) -> ChannelReport:
-        """Build the site for ``on`` and record each of ``days`` as published (``force``: even if done)."""
+        """Build the site for ``on`` and record each of ``days`` as published (``force``: even if done).
+        ``at``: the publish time written in the feeds (default ``run.now``)."""
         report = ChannelReport(self.name)
+        channel = feeds_channel(run.ledger)
         with contextlib.ExitStack() as stack:
             held: list[Hold] = []
             for day in days:
-                hold = stack.enter_context(run.ledger.hold(day, FEEDS_CHANNEL, run.stamp, force=force))
+                hold = stack.enter_context(run.ledger.hold(day, channel, run.stamp, force=force))
                 if hold is not None:
                     held.append(hold)
             if not held:
@@ -49,7 +65,7 @@ class FeedsChannel:
             try:
                 loaded = run.load(site_window(run.settings, on, window))
                 written = build_site(
-                    run.settings, loaded.index, on, run.now, window, progress=run.hooks.after_file
+                    run.settings, loaded.index, on, at or run.now, window, progress=run.hooks.after_file
                 )
             except ThisdayError as exc:
                 for hold in held:
@@ -70,9 +86,10 @@ class FeedsChannel:
 
     def health(self, run: Run) -> ChannelHealth:
         ledger, latest, zone = run.ledger, run.latest, run.settings.zone
-        last = ledger.last(FEEDS_CHANNEL, status=None)
+        channel = feeds_channel(ledger)
+        last = ledger.last(channel, status=None)
         lines = (f"{'feeds:':<11} {describe(last, zone) if last else 'never published'}",)
-        current = ledger.get(latest, FEEDS_CHANNEL)
+        current = ledger.get(latest, channel)
         overdue = run.now - run.daily.due(latest) > GRACE
         if current is None:
             failures = (f"feeds for {latest.isoformat()} have not been published",) if overdue else ()
