@@ -307,6 +307,12 @@ class Store:
         self._rekey_if_needed()
 
     def _rekey_if_needed(self) -> None:
+        try:
+            self._rekey()
+        except IntegrityError:  # another process recorded the fingerprint at the same moment: read it again
+            self._rekey()
+
+    def _rekey(self) -> None:
         """Address keys follow the secret: when it changed (or was never recorded), every row is re-keyed, so
         links signed with the current secret always find their subscriber (links mailed before stop working)."""
         fingerprint = hmac.new(self.secret, b"fingerprint", hashlib.sha256).hexdigest()[:32]
