@@ -96,12 +96,17 @@ def run(
     def clock() -> datetime.datetime:
         return datetime.datetime.now(zone)
 
+    down: list[str] = []  # why the database is unreachable, while it is: logged once, not at every check
+
     def offline(why: str) -> None:
         try:
             day, files = publish_offline(settings, clock(), after_file=after_file)
         except ThisdayError as exc:
             log.error("database unreachable (%s), and this host's site could not be built: %s", why, exc)
             return
+        if down:
+            return
+        down.append(why)
         log.error(
             "database unreachable: published this host's site for %s from its entries (%d files), sent nothing; "
             "what is due goes out once it is back (%s)",
@@ -117,12 +122,14 @@ def run(
         try:
             if ledger is None:
                 ledger = Ledger.from_settings(settings)
-                log.info("database reachable: publishing what is due")
             report = publish_due(
                 settings, clock(), ledger, clock=clock, after_file=after_file, after_message=after_message
             )
             if report.unreachable:
                 offline(report.unreachable)
+            elif down:
+                down.clear()
+                log.info("database reachable again: what was due is published")
         except DatabaseUnreachable as exc:
             offline(str(exc))
         except ThisdayError as exc:

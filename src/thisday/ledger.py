@@ -242,6 +242,7 @@ class Ledger:
         ``done`` row is taken over too (to publish again on purpose); a fresh claim never is.
         """
         token = secrets.token_hex(16)
+        self._issued.add(token)  # before it is written: a write that lands unacknowledged is still known as ours
         stamp = _utc(now)
         owner = owner or process_owner()
         try:

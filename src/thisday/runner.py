@@ -138,8 +138,8 @@ def publish_due(
             result = channel.publish_due(run)
         except (db.DatabaseUnreachable, OperationalError, InterfaceError) as exc:  # the database is down
             report.unreachable = str(db.unreachable(ledger.url, exc))
-            result = ChannelReport(channel.name)
-            result.error(run.latest, report.unreachable)
+            result = ChannelReport(channel.name)  # not logged here: the daemon says it once, not at every check
+            result.errors.append(f"{channel.name} {run.latest.isoformat()}: {report.unreachable}")
         except ThisdayError as exc:
             result = ChannelReport(channel.name)
             result.error(run.latest, exc)
