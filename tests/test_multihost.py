@@ -354,6 +354,9 @@ def test_database_killed_mid_send_and_restarted_loses_nothing(
         _pg_ctl(own_server, "start")
         with Ledger(url, lease=lease) as ledger:
             wait_for(lambda: settled(ledger, site, HOSTS), site)
+            shown = status(site, "host-c")
+            assert shown.returncode == 0, shown.stdout + shown.stderr
+            assert "this host: host-c" in shown.stdout and "health:     ok" in shown.stdout
             site.stop_all()
             tally = Tally()
             count(site, smtp, ledger, tally, "database killed:")

@@ -56,6 +56,7 @@ _OPENER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_daemons_starting_at_once_on_an_empty_database_all_start(
     db_url: Callable[[], str], tmp_path: Path
 ) -> None:
@@ -144,6 +145,7 @@ def test_thisday_db_upgrade_creates_then_has_nothing_to_do(db_url: Callable[[], 
 # Leases
 
 
+@pytest.mark.slow
 def test_a_claim_whose_lease_ran_out_is_settled_by_another_host(db_url: Callable[[], str]) -> None:
     """A claim held by a process on another host that stopped renewing its lease is settled as soon as the lease
     runs out (not after the hour of stale_after): a claimed row is taken over, a sending row becomes uncertain."""
@@ -161,6 +163,7 @@ def test_a_claim_whose_lease_ran_out_is_settled_by_another_host(db_url: Callable
         assert record is not None and record.status is Status.UNCERTAIN
 
 
+@pytest.mark.slow
 def test_a_renewed_lease_keeps_the_claim(db_url: Callable[[], str]) -> None:
     """While its holder renews the lease, a claim of another host is never taken over, however long it is held."""
     url = db_url()

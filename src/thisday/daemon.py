@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -65,7 +66,7 @@ def preflight(settings: Settings) -> Ledger | None:
         )
     try:
         settings.feeds_dir.mkdir(parents=True, exist_ok=True)
-        probe = settings.feeds_dir / ".thisday-write-test"
+        probe = settings.feeds_dir / f".thisday-write-test-{os.getpid()}"  # one per process: several may start
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
