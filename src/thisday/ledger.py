@@ -125,6 +125,8 @@ class Record:
     finished_at: datetime.datetime | None
     attempts: int
     detail: str
+    owner: str = ""
+    """The claiming process, ``host:pid``."""
 
 
 @dataclass(frozen=True)
@@ -326,15 +328,20 @@ class Ledger:
             let_go = row.token in self._issued and row.token not in self._held
             if not (stale or let_go or row.lease_expired or owner_is_dead(row.owner or "")):
                 return
+            stopped = (
+                f"{row.owner or 'a process'} could not record how it ended (the database was unreachable)"
+                if let_go
+                else f"{row.owner or 'a process'} stopped"
+            )
             if row.status == Status.CLAIMED.value:
                 status, detail = (
                     Status.FAILED,
-                    f"interrupted: {row.owner or 'a process'} stopped before publishing",
+                    f"interrupted: {stopped} before publishing",
                 )
             else:
                 status = Status.UNCERTAIN
                 detail = (
-                    f"interrupted while sending: {row.owner or 'a process'} stopped, so delivery is unknown; "
+                    f"interrupted while sending: {stopped}, so delivery is unknown; "
                     "not sent again automatically (resend with thisday send DATE --force --to ADDRESS)"
                 )
             conn.execute(
@@ -531,4 +538,5 @@ def _record(values: RowMapping) -> Record:
         finished_at=_aware(values["finished_at"]),
         attempts=int(values["attempts"]),
         detail=values["detail"] or "",
+        owner=values["owner"] or "",
     )
