@@ -301,6 +301,38 @@ def test_three_hosts_killed_at_random_deliver_each_digest_once(
     assert tally.deliveries + sum("never delivered" in u for u in tally.uncertain) == TRIALS * RECIPIENTS_PER_TRIAL
 
 
+def test_a_host_that_died_holding_the_digest_is_taken_over_within_its_lease(
+    postgres_server: PgServer, smtp: Recorder, tmp_path: Path
+) -> None:
+    """A host died for good while holding today's digest claim. Another host, running with the default catch-up
+    interval (10 minutes), takes the claim over as soon as its lease runs out and serves every recipient once:
+    on a shared database the daemon checks once per lease, not once per --watch."""
+    recipients = tuple(f"late{i}@example.org" for i in range(3))
+    url = postgres_server.url(postgres_server.create_database())
+    site = Site(tmp_path, tmp_path / "entries", url, smtp.port, recipients)  # type: ignore[attr-defined]
+    with Ledger(url, lease=2) as dead:
+        assert dead.claim(today(), DIGEST_CHANNEL, datetime.datetime.now(datetime.UTC), owner="host-a:1")
+        # closed without finishing: nobody renews the lease any more, as when its host lost power
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "thisday", "--config", str(tmp_path / "host-b" / "thisday.toml"), "run"],
+            env=site.env("host-b", 2),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        site.procs["host-b"] = proc
+        with Ledger(url) as ledger:
+            wait_for(lambda: settled(ledger, site, ("host-b",)), site)
+            site.stop_all()
+            row = ledger.get(today(), DIGEST_CHANNEL)
+            assert row is not None and row.attempts == 2  # taken over from host-a
+    finally:
+        for host in list(site.procs):
+            site.kill(host)
+    assert sorted(smtp.recipients()) == sorted(recipients)
+    assert "checking every 2 s for claims left by hosts that died" in site.log_text()
+
+
 # ---------------------------------------------------------------------------------------------
 # The database dies mid-send
 

@@ -7,6 +7,8 @@ Two jobs call the same guarded function:
   the previous fire time);
 - ``catch-up``: at start, then every ``watch`` seconds: publishes anything due and not done, which covers
   downtime, a missed fire time, and a machine waking from suspend. The ledger makes extra runs harmless.
+  On a shared database (several hosts) it runs at least once per claim lease (30 s), so a claim left by a host
+  that died is taken over soon after its lease runs out, not at the next ``watch``.
 
 SIGTERM and SIGINT stop the scheduler, wait for the publication in progress to finish, and exit 0.
 
@@ -30,10 +32,12 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from . import db
 from .channels.digest import configured_recipients
 from .config import Settings
 from .db import DatabaseUnreachable
 from .errors import ConfigError, ThisdayError
+from .lease import lease_seconds
 from .ledger import Ledger
 from .runner import daily_time, publish_due, publish_offline
 from .schedule import DailyTime
@@ -90,6 +94,9 @@ def run(
 ) -> int:
     """Run until SIGTERM/SIGINT. Returns the exit status (0 after a clean stop)."""
     ledger = preflight(settings)
+    if db.is_shared(settings.ledger_url()) and lease_seconds() < watch:
+        watch = lease_seconds()
+        log.info("shared database: checking every %g s for claims left by hosts that died", watch)
     zone = settings.zone
     daily = daily_time(settings)
     busy = threading.Lock()
