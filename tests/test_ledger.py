@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,8 +22,9 @@ T0 = datetime.datetime(2026, 7, 12, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    with Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as led:
+def ledger(db_url: Callable[[], str]) -> Iterator[Ledger]:
+    """A new ledger on each backend (SQLite and PostgreSQL)."""
+    with Ledger(db_url()) as led:
         yield led
 
 
@@ -114,11 +115,11 @@ def test_default_ledger_lives_in_the_state_folder(tmp_path: Path) -> None:
         assert led.claim(DAY, FEEDS_CHANNEL, T0) is None
 
 
-def test_bad_url_and_naive_times_are_refused(tmp_path: Path) -> None:
+def test_bad_url_and_naive_times_are_refused(db_url: Callable[[], str]) -> None:
     """A ledger URL that is not a SQLAlchemy URL is a user error; local (naive) times are a programming error."""
     with pytest.raises(PublishError, match="ledger_url"):
         Ledger("not a url")
-    with Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}") as led, pytest.raises(ValueError, match="aware"):
+    with Ledger(db_url()) as led, pytest.raises(ValueError, match="aware"):
         led.claim(DAY, FEEDS_CHANNEL, datetime.datetime(2026, 7, 12, 6, 0))
 
 
@@ -141,9 +142,9 @@ _RACER = textwrap.dedent(
 )
 
 
-def test_two_processes_never_both_claim_the_same_day(tmp_path: Path) -> None:
-    """Processes racing on one SQLite ledger: every (day, channel) is claimed by exactly one of them."""
-    url = f"sqlite:///{tmp_path / 'race.sqlite'}"
+def test_two_processes_never_both_claim_the_same_day(db_url: Callable[[], str]) -> None:
+    """Processes racing on one ledger (SQLite, PostgreSQL): every (day, channel) is claimed by exactly one of them."""
+    url = db_url()
     Ledger(url).close()  # the table exists before the race starts
     procs = [
         subprocess.Popen(
@@ -166,26 +167,26 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def test_claim_of_a_dead_process_is_taken_over_at_once(tmp_path: Path) -> None:
+def test_claim_of_a_dead_process_is_taken_over_at_once(db_url: Callable[[], str]) -> None:
     """A daemon killed mid-publication leaves a claim; a restarted one takes it over without waiting an hour."""
     import socket
 
-    ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    ledger = Ledger(db_url())
     now = datetime.datetime(2026, 7, 12, 6, tzinfo=datetime.UTC)
     day = datetime.date(2026, 7, 12)
     dead = f"{socket.gethostname()}:{_dead_pid()}"
     assert ledger.claim(day, "feeds", now, owner=dead) is not None
     assert ledger.claim(day, "feeds", now + datetime.timedelta(minutes=1)) is not None  # taken over
-    alive = Ledger(f"sqlite:///{tmp_path / 'l2.sqlite'}")
+    alive = Ledger(db_url())
     assert alive.claim(day, "feeds", now) is not None
     assert alive.claim(day, "feeds", now + datetime.timedelta(minutes=1)) is None  # we are alive: not taken
 
 
-def test_interrupted_send_is_uncertain_and_never_repeated(tmp_path: Path) -> None:
+def test_interrupted_send_is_uncertain_and_never_repeated(db_url: Callable[[], str]) -> None:
     """A process that died while handing a message to the server leaves it 'uncertain': not sent again unless forced."""
     import socket
 
-    ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    ledger = Ledger(db_url())
     now = datetime.datetime(2026, 7, 12, 6, tzinfo=datetime.UTC)
     day = datetime.date(2026, 7, 12)
     channel = "digest:reader@example.org"

@@ -9,7 +9,7 @@ import datetime
 import io
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,8 +47,9 @@ for command in (subscribers, bounce):
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(f"sqlite:///{tmp_path / 'ledger.sqlite'}", SECRET) as opened:
+def store(db_url: Callable[[], str]) -> Iterator[Store]:
+    """A new store on each backend (SQLite and PostgreSQL)."""
+    with Store(db_url(), SECRET) as opened:
         yield opened
 
 
@@ -152,10 +153,10 @@ def test_a_confirmation_token_carries_its_time() -> None:
     assert read is not None and read.issued == NOW
 
 
-def test_a_new_secret_keeps_new_links_working(tmp_path: Path) -> None:
+def test_a_new_secret_keeps_new_links_working(db_url: Callable[[], str]) -> None:
     """After the secret changes, the links made with the new secret find their subscribers (so a new digest's
     unsubscribe link works), while links signed with the old one are refused."""
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    url = db_url()
     settings = load_settings(None)
     with Store(url, SECRET) as old:
         old.add_confirmed("a@example.org", NOW, source="command")

@@ -703,11 +703,22 @@ def status(app: AppContext) -> None:
     Usable as a health check: the exit status is non-zero when the latest scheduled publication failed
     or is overdue.
     """
+    from .db import DatabaseUnreachable, host_name
     from .ledger import Ledger
     from .runner import health
 
     loaded = app.load_days([app.today()])
-    with Ledger.from_settings(app.settings) as ledger:
+    try:
+        ledger = Ledger.from_settings(app.settings)
+    except DatabaseUnreachable as exc:
+        click.echo(f"database:   UNREACHABLE: {exc}")
+        click.echo(
+            f"            the daemon on this host ({host_name()}) publishes its own site from its entries and "
+            "sends nothing until the database is back"
+        )
+        click.echo("health:     FAILING: the database is unreachable")
+        sys.exit(1)
+    with ledger:
         report = health(app.settings, ledger, app.now(), len(loaded.problems))
     for line in report.lines:
         click.echo(line)
@@ -811,6 +822,35 @@ def new(app: AppContext, title: str, date_text: str, kind: str, julian: bool, no
     click.echo(f"wrote {path}")
     if not no_edit and sys.stdin.isatty() and sys.stdout.isatty():
         click.edit(filename=str(path))
+
+
+@main.group("db")
+def db_group() -> None:
+    """The database of the ledger and the subscribers (SQLite by default, or PostgreSQL for several hosts)."""
+
+
+@db_group.command("upgrade")
+@pass_app
+@handle_errors
+def db_upgrade(app: AppContext) -> None:
+    """Create or migrate the database's schema to this release's version.
+
+    Safe to run while daemons use the database, and from several hosts at once: each step runs once, under a
+    lock. `thisday run` does the same at start-up; this command does it ahead of time, or shows the version.
+    """
+    from . import db
+
+    url = app.settings.ledger_url()
+    engine = db.create_engine(url)
+    try:
+        before, after = db.upgrade(engine)
+    finally:
+        engine.dispose()
+    where = db.where(url)
+    if before == after:
+        click.echo(f"{where}: schema at version {after}, nothing to do")
+    else:
+        click.echo(f"{where}: schema upgraded from version {before} to {after}")
 
 
 def _register_newsletter_commands() -> None:

@@ -22,6 +22,11 @@ the URL changes it), then raises :class:`PublishError`. A damaged file (garbage,
 :class:`PublishError` naming the file and the fix, from whichever operation finds it. A ledger that is empty
 while its marker file (:data:`MARKER_NAME` in the state folder, written with the first publication) exists was
 lost or truncated: it refuses to open rather than publish every recipient's day again.
+
+Several hosts: on PostgreSQL the schema is made and migrated by :mod:`thisday.db`, and each claim also carries a
+lease (:mod:`thisday.lease`) on the database's own clock, renewed while its holder works: a claim whose holder
+died on any host is settled as soon as its lease runs out, and a claim this process let go of without recording
+how it ended (the database was unreachable at that moment) is settled at once by this process's next claim on it.
 """
 
 from __future__ import annotations
@@ -39,17 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import (
-    Column,
-    Date,
-    DateTime,
-    Integer,
-    MetaData,
     RowMapping,
-    String,
-    Table,
-    Text,
     and_,
-    create_engine,
     delete,
     event,
     exists,
@@ -61,8 +57,11 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
 
+from . import db
 from .config import Settings
+from .db import publications
 from .errors import PublishError
+from .lease import Renewer, db_later, db_now, lease_seconds
 
 log = logging.getLogger("thisday")
 
@@ -99,14 +98,14 @@ class Status(enum.Enum):
 
 
 def process_owner() -> str:
-    """This process as a claim owner: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process as a claim owner: ``host:pid`` (the host as named by ``THISDAY_HOST``, else the machine)."""
+    return f"{db.host_name()}:{os.getpid()}"
 
 
 def owner_is_dead(owner: str) -> bool:
     """True when ``owner`` (host:pid) is a process on this host that no longer runs."""
     host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
+    if host not in (db.host_name(), socket.gethostname()) or not pid.isdigit():
         return False
     try:
         os.kill(int(pid), 0)
@@ -117,20 +116,6 @@ def owner_is_dead(owner: str) -> bool:
     return False
 
 
-_metadata = MetaData()
-publications = Table(
-    "publications",
-    _metadata,
-    Column("day", Date, primary_key=True),
-    Column("channel", String(400), primary_key=True),
-    Column("status", String(16), nullable=False),
-    Column("claimed_at", DateTime, nullable=False),
-    Column("finished_at", DateTime, nullable=True),
-    Column("attempts", Integer, nullable=False, default=1),
-    Column("detail", Text, nullable=False, default=""),
-    Column("token", String(64), nullable=False),
-    Column("owner", String(300), nullable=False, default=""),
-)
 
 
 @dataclass(frozen=True)
@@ -211,7 +196,7 @@ class Ledger:
     exists and the ledger is empty, opening fails rather than publish everything again.
     """
 
-    def __init__(self, url: str, *, marker: Path | None = None) -> None:
+    def __init__(self, url: str, *, marker: Path | None = None, lease: float | None = None) -> None:
         try:
             parsed = make_url(url)
         except ArgumentError:
@@ -221,6 +206,12 @@ class Ledger:
             ) from None
         self.url = url
         self.marker = marker
+        self.lease = lease_seconds() if lease is None else lease
+        self._held: dict[str, tuple[datetime.date, str]] = {}
+        """Claims this object holds now (token -> day, channel): their leases are renewed."""
+        self._issued: set[str] = set()
+        """Every claim token this object made: one it no longer holds but that is still claimed was let go."""
+        self._renewer: Renewer | None = None
         self._marked = False
         self._orphans: dict[str, tuple[datetime.date, str, Status, str, object]] = {}
         """Claims of this process whose final mark could not be written (the ledger was locked or broken):
@@ -248,16 +239,11 @@ class Ledger:
                 damage = _sqlite_damage(self.path)
                 if damage:
                     raise LedgerError(self._damaged(damage))
-            self._engine: Engine = create_engine(url, connect_args=connect_args)
+            self._engine: Engine = db.create_engine(url, connect_args=connect_args)
             if sqlite:
                 event.listen(self._engine, "connect", _sqlite_pragmas)
             with self._guard():
-                try:
-                    _metadata.create_all(self._engine)
-                except OperationalError as exc:  # another process created it between our check and CREATE
-                    if "already exists" not in str(exc.orig):
-                        raise
-                    _metadata.create_all(self._engine)
+                db.upgrade(self._engine)  # the schema, made or migrated under a lock (several daemons may start)
         except OSError as exc:
             raise PublishError(
                 f"cannot create the ledger's folder for {url}: {exc.strerror or exc}; set state_dir or daemon.ledger_url"
@@ -282,7 +268,37 @@ class Ledger:
                 status.value,
                 detail or "no detail",
             )
+        if self._renewer is not None:
+            self._renewer.stop()
+            self._renewer = None
         self._engine.dispose()
+
+    @property
+    def shared(self) -> bool:
+        """Whether several hosts may use this ledger (a database server rather than a SQLite file)."""
+        return db.is_shared(self.url)
+
+    def _hold_token(self, token: str, day: datetime.date, channel: str) -> None:
+        self._issued.add(token)
+        self._held[token] = (day, channel)
+        if self._renewer is None:
+            self._renewer = Renewer(self.renew_leases, self.lease / 3)
+
+    def renew_leases(self) -> int:
+        """Push the lease of every claim this object holds forward (the renewer thread calls it); how many."""
+        tokens = list(self._held)
+        if not tokens:
+            return 0
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(publications)
+                .where(
+                    publications.c.token.in_(tokens),
+                    publications.c.status.in_([Status.CLAIMED.value, Status.SENDING.value]),
+                )
+                .values(lease_until=db_later(self._engine.dialect.name, self.lease))
+            )
+        return int(result.rowcount)
 
     def __enter__(self) -> Ledger:
         return self
@@ -322,6 +338,8 @@ class Ledger:
         except IntegrityError:
             raise
         except DatabaseError as exc:
+            if db.is_shared(self.url) and db.is_unreachable(exc):  # a server that is down: the daemon goes offline
+                raise db.unreachable(self.url, exc) from None
             raise self._error(exc) from None
 
     @contextlib.contextmanager
@@ -401,6 +419,7 @@ class Ledger:
         ``done`` row is taken over too (to publish again on purpose); a fresh claim never is.
         """
         token = secrets.token_hex(16)
+        self._issued.add(token)  # before it is written: a write that lands unacknowledged is still known as ours
         stamp = _utc(now)
         owner = owner or process_owner()
         self._settle_orphans()
@@ -417,9 +436,11 @@ class Ledger:
                         detail="",
                         token=token,
                         owner=owner,
+                        lease_until=db_later(self._engine.dialect.name, self.lease),
                     )
                 )
             self._mark_first_publication()
+            self._hold_token(token, day, channel)
             return Claim(day, channel, token, 1)
         except IntegrityError:
             pass
@@ -449,6 +470,7 @@ class Ledger:
                     detail="",
                     token=token,
                     owner=owner,
+                    lease_until=db_later(self._engine.dialect.name, self.lease),
                 )
             )
             if result.rowcount != 1:
@@ -459,12 +481,15 @@ class Ledger:
                 )
             ).scalar_one()
         self._mark_first_publication()
+        self._hold_token(token, day, channel)
         return Claim(day, channel, token, int(attempts))
 
     def _settle_dead_claim(
         self, day: datetime.date, channel: str, now: datetime.datetime, stale_after: datetime.timedelta
     ) -> None:
-        """A claim whose owner died: ``claimed`` becomes ``failed`` (safe to redo), ``sending`` ``uncertain``."""
+        """A claim whose owner died (its process is gone from this host, its lease ran out, it is older than
+        ``stale_after``, or this object let go of it): ``claimed`` becomes ``failed`` (safe to redo), ``sending``
+        ``uncertain``."""
         with self._begin() as conn:
             row = conn.execute(
                 select(
@@ -472,22 +497,29 @@ class Ledger:
                     publications.c.owner,
                     publications.c.token,
                     publications.c.claimed_at,
+                    (publications.c.lease_until < db_now(self._engine.dialect.name)).label("lease_expired"),
                 ).where(publications.c.day == day, publications.c.channel == channel)
             ).first()
             if row is None or row.status not in (Status.CLAIMED.value, Status.SENDING.value):
                 return
             stale = row.claimed_at < _utc(now - stale_after)
-            if not (stale or owner_is_dead(row.owner or "")):
+            let_go = row.token in self._issued and row.token not in self._held
+            if not (stale or let_go or row.lease_expired or owner_is_dead(row.owner or "")):
                 return
+            stopped = (
+                f"{row.owner or 'a process'} could not record how it ended (the database was unreachable)"
+                if let_go
+                else f"{row.owner or 'a process'} stopped"
+            )
             if row.status == Status.CLAIMED.value:
                 status, detail = (
                     Status.FAILED,
-                    f"interrupted: {row.owner or 'a process'} stopped before publishing",
+                    f"interrupted: {stopped} before publishing",
                 )
             else:
                 status = Status.UNCERTAIN
                 detail = (
-                    f"interrupted while sending: {row.owner or 'a process'} stopped, so delivery is unknown; "
+                    f"interrupted while sending: {stopped}, so delivery is unknown; "
                     "not sent again automatically (resend with thisday send DATE --force --to ADDRESS)"
                 )
             conn.execute(
@@ -570,6 +602,9 @@ class Ledger:
                 held.done()
 
     def _finish(self, claim: Claim, status: Status, now: datetime.datetime, detail: str) -> bool:
+        # no longer ours, even when the mark cannot be written (the database is unreachable): the lease is not
+        # renewed, and this object's next claim of the row settles it
+        self._held.pop(claim.token, None)
         return self._update_held(
             claim,
             (Status.CLAIMED, Status.SENDING),

@@ -5,6 +5,9 @@ suspended machine). Each enabled channel (:mod:`thisday.channels`) decides what 
 it through the ledger; an error in one channel is reported and never stops the others. Entries are read afresh
 on every run (once per run, shared by the channels), so an edit is picked up without a restart; entries with
 problems are skipped and reported (the rest publish).
+
+When the database (the ledger) cannot be reached, the run says so (:attr:`RunReport.unreachable`) and the
+daemon falls back to :func:`publish_offline`: this host's own site, built from its entries, and nothing sent.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import indexcache
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from . import db, indexcache
 from .channels import Channel, ChannelReport, Hooks, Loaded, Run
 from .channels.digest import DigestChannel, SendReport
 from .channels.feeds import FeedsChannel
@@ -82,6 +87,8 @@ class RunReport:
 
     channels: list[ChannelReport] = field(default_factory=list)
     problems: tuple[Problem, ...] = ()
+    unreachable: str = ""
+    """Why the database could not be reached during the run ('' when it could)."""
 
     @property
     def errors(self) -> list[str]:
@@ -130,6 +137,10 @@ def publish_due(
     for channel in channels if channels is not None else enabled_channels(settings):
         try:
             result = channel.publish_due(run)
+        except (db.DatabaseUnreachable, OperationalError, InterfaceError) as exc:  # the database is down
+            report.unreachable = str(db.unreachable(ledger.url, exc))
+            result = ChannelReport(channel.name)  # not logged here: the daemon says it once, not at every check
+            result.errors.append(f"{channel.name} {run.latest.isoformat()}: {report.unreachable}")
         except ThisdayError as exc:
             result = ChannelReport(channel.name)
             result.error(run.latest, exc)
@@ -140,6 +151,21 @@ def publish_due(
         report.channels.append(result)
     report.problems = tuple(problems)
     return report
+
+
+def publish_offline(
+    settings: Settings, now: datetime.datetime, *, after_file: Callable[[Path], None] | None = None
+) -> tuple[datetime.date, int]:
+    """The database is unreachable: build this host's own site for the latest due day from its entries, with
+    that day's publish time (so it is the same site the ledger's build makes), record nothing, send nothing.
+    Returns (day, files written)."""
+    from .publish import build_site, site_window
+
+    daily = daily_time(settings)
+    on = daily.last_due_day(now)
+    loaded = loader(settings, lambda problem: log.warning("skipped entry: %s", problem))(site_window(settings, on))
+    written = build_site(settings, loaded.index, on, daily.due(on), None, progress=after_file)
+    return on, len(written)
 
 
 @dataclass(frozen=True)
@@ -168,6 +194,8 @@ def health(
         f"timezone:   {settings.zone.key}, publishing daily at {settings.daemon.time:%H:%M}",
         f"next run:   {daily.next_due(now).strftime('%Y-%m-%d %H:%M %Z')}",
     ]
+    if ledger.shared:
+        lines.append(f"database:   {db.where(ledger.url)}, shared; this host: {db.host_name()}")
     failures: list[str] = []
     for channel in channels if channels is not None else enabled_channels(settings):
         try:

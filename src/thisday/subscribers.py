@@ -1,7 +1,8 @@
 """The subscriber store and the signed tokens of its links.
 
 One row per (list, normalised address) in the ledger's database (``Settings.ledger_url()``, SQLite by default,
-any SQLAlchemy URL), in one of four states:
+or PostgreSQL shared by several hosts; the tables are made and migrated by :mod:`thisday.db`), in one of four
+states:
 
 - ``pending``: asked to subscribe, has not confirmed yet (receives nothing);
 - ``active``: confirmed (or added with ``--confirmed`` / imported by the operator): receives the digest;
@@ -36,16 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import (
-    Column,
-    DateTime,
-    Integer,
-    MetaData,
     RowMapping,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    create_engine,
     delete,
     func,
     insert,
@@ -56,13 +48,14 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
+from . import db
 from .config import Settings
+from .db import DEFAULT_LIST, confirmations_table, meta_table, subscribers_table
 from .errors import ConfigError, PublishError, ThisdayError
 from .message import parse_address
 
 SECRET_ENV = "THISDAY_SECRET"
 SECRET_FILE = "secret"
-DEFAULT_LIST = "digest"
 MIN_SECRET_LENGTH = 16
 
 
@@ -79,45 +72,8 @@ class State(enum.Enum):
 
 SOURCES = ("form", "command", "import")
 
-_metadata = MetaData()
-subscribers_table = Table(
-    "subscribers",
-    _metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("list", String(64), nullable=False, default=DEFAULT_LIST),
-    Column("address", String(320), nullable=False),
-    Column("key", String(64), nullable=False, index=True),
-    Column("state", String(16), nullable=False),
-    Column("language", String(35), nullable=False),
-    Column("added_at", DateTime, nullable=False),
-    Column("added_source", String(16), nullable=False),
-    Column("added_ip", String(64), nullable=True),
-    Column("requested_at", DateTime, nullable=False),
-    Column("confirmed_at", DateTime, nullable=True),
-    Column("confirmed_source", String(16), nullable=True),
-    Column("confirmed_ip", String(64), nullable=True),
-    Column("changed_at", DateTime, nullable=False),
-    Column("reason", Text, nullable=False, default=""),
-    Column("mailed_at", DateTime, nullable=True),
-    UniqueConstraint("list", "address", name="uq_subscribers_list_address"),
-)
-confirmations_table = Table(
-    "subscriber_confirmations",
-    _metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("address", String(320), nullable=True),
-    Column("client_ip", String(64), nullable=True),
-    Column("at", DateTime, nullable=False, index=True),
-    Column("mailed", Integer, nullable=False, default=0),
-)
 """Recent subscription requests (kept a day), for the per-address and per-IP limits."""
 
-meta_table = Table(
-    "subscriber_meta",
-    _metadata,
-    Column("name", String(64), primary_key=True),
-    Column("value", String(200), nullable=False),
-)
 """The fingerprint of the secret the stored address keys were made with (a new secret re-keys every row)."""
 
 
@@ -284,7 +240,7 @@ class Store:
 
     def __init__(self, url: str, secret: bytes, *, language: str = "en") -> None:
         try:
-            parsed = make_url(url)
+            make_url(url)
         except ArgumentError:
             raise PublishError(
                 f"database URL {url!r} is not a SQLAlchemy URL: fix daemon.ledger_url in thisday.toml"
@@ -293,10 +249,8 @@ class Store:
         self.secret = secret
         self.language = language
         try:
-            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            self._engine: Engine = create_engine(url)
-            _metadata.create_all(self._engine)
+            self._engine: Engine = db.create_engine(url)
+            db.upgrade(self._engine)
         except OperationalError as exc:
             raise PublishError(f"cannot open the subscriber store at {url}: {exc.orig}") from None
         except OSError as exc:
@@ -308,6 +262,12 @@ class Store:
         self._rekey_if_needed()
 
     def _rekey_if_needed(self) -> None:
+        try:
+            self._rekey()
+        except IntegrityError:  # another process recorded the fingerprint at the same moment: read it again
+            self._rekey()
+
+    def _rekey(self) -> None:
         """Address keys follow the secret: when it changed (or was never recorded), every row is re-keyed, so
         links signed with the current secret always find their subscriber (links mailed before stop working)."""
         fingerprint = hmac.new(self.secret, b"fingerprint", hashlib.sha256).hexdigest()[:32]

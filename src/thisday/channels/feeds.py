@@ -4,6 +4,11 @@ The days due and not done are held in the ledger (row ``feeds`` per day); the si
 due day, whose rolling window carries the missed days; then each held day is marked done. A build run by hand
 (``thisday build``) goes through the same ledger rows, so the cron way (``thisday build`` from a timer) reads
 as published in ``thisday status``.
+
+Each host builds its own copy of the site: on a shared database (PostgreSQL) the rows are ``feeds@<host>``
+(``THISDAY_HOST``, else the machine's name), so every host publishes every day into its own ``feeds/``, while
+the digest and social rows stay shared and go out once. The daemon builds a day with the day's publish time
+(``daemon.time``), not the moment it happens to run, so every host's copy is byte-identical.
 """
 
 from __future__ import annotations
@@ -12,20 +17,28 @@ import contextlib
 import datetime
 import logging
 
+from .. import db
 from ..errors import ThisdayError
-from ..ledger import FEEDS_CHANNEL, Hold
+from ..ledger import FEEDS_CHANNEL, Hold, Ledger
 from ..publish import build_site, first_published, index_days, site_window
 from . import GRACE, ChannelHealth, ChannelReport, Run, describe, due_days, unserved
 
 log = logging.getLogger("thisday")
 
 
+def feeds_channel(ledger: Ledger) -> str:
+    """This host's ledger row for the site: ``feeds`` on SQLite (one host), ``feeds@<host>`` on a shared database."""
+    return f"{FEEDS_CHANNEL}@{db.host_name()}" if ledger.shared else FEEDS_CHANNEL
+
+
 class FeedsChannel:
     name = FEEDS_CHANNEL
 
     def publish_due(self, run: Run) -> ChannelReport:
-        days = due_days(run, FEEDS_CHANNEL)
-        return self.publish(run, run.latest, days) if days else ChannelReport(self.name)
+        days = due_days(run, feeds_channel(run.ledger))
+        if not days:
+            return ChannelReport(self.name)
+        return self.publish(run, run.latest, days, at=run.daily.due(run.latest))
 
     def publish(
         self,
@@ -35,14 +48,17 @@ class FeedsChannel:
         *,
         window: int | None = None,
         force: bool = False,
+        at: datetime.datetime | None = None,
     ) -> ChannelReport:
         """Build the site for ``on`` and record each of ``days`` as published (``force``: even if done); with no
-        ``days``, build without recording anything (a day whose publish time has not come yet)."""
+        ``days``, build without recording anything (a day whose publish time has not come yet). ``at``: the
+        publish time written in the feeds (default ``run.now``)."""
         report = ChannelReport(self.name)
+        channel = feeds_channel(run.ledger)
         with contextlib.ExitStack() as stack:
             held: list[Hold] = []
             for day in days:
-                hold = stack.enter_context(run.ledger.hold(day, FEEDS_CHANNEL, run.stamp, force=force))
+                hold = stack.enter_context(run.ledger.hold(day, channel, run.stamp, force=force))
                 if hold is not None:
                     held.append(hold)
             if days and not held:
@@ -50,13 +66,14 @@ class FeedsChannel:
             try:
                 # the whole index: the day API, calendars and archives reach past the window
                 loaded = run.load(sorted({*index_days(), *site_window(run.settings, on, window)}))
-                first = run.ledger.first(FEEDS_CHANNEL)
-                since = first_published(run.settings, first.day, window) if first is not None else None
+                # the site's first day: the earliest build of any host (copies on several hosts stay byte-identical)
+                built = [r.day for r in run.ledger.records(channel_prefix=FEEDS_CHANNEL)]
+                since = first_published(run.settings, min(built), window) if built else None
                 written = build_site(
                     run.settings,
                     loaded.index,
                     on,
-                    run.now,
+                    at or run.now,
                     window,
                     progress=run.hooks.after_file,
                     midway=run.hooks.mid_write,
@@ -83,9 +100,10 @@ class FeedsChannel:
 
     def health(self, run: Run) -> ChannelHealth:
         ledger, latest, zone = run.ledger, run.latest, run.settings.zone
-        last = ledger.last(FEEDS_CHANNEL, status=None)
+        channel = feeds_channel(ledger)
+        last = ledger.last(channel, status=None)
         lines = (f"{'feeds:':<11} {describe(last, zone) if last else 'never published'}",)
-        current = ledger.get(latest, FEEDS_CHANNEL)
+        current = ledger.get(latest, channel)
         overdue = run.now - run.daily.due(latest) > GRACE
         if current is None:
             failures = (f"feeds for {latest.isoformat()} have not been published",) if overdue else ()
