@@ -547,7 +547,7 @@ def build(app: AppContext, date: str | None, days: int | None, now_text: str | N
         raise PublishError(report.errors[0].split(": ", 1)[1])
     if not report.published:
         raise PublishError(f"the site for {on.isoformat()} is being built by another thisday process; try again")
-    feeds = ", ".join(f"{f.name}.atom/.rss" for f in published_feeds(app.settings))
+    feeds = ", ".join(f"{f.name}.atom/.rss/.json/.ics" for f in published_feeds(app.settings))
     click.echo(f"{on.isoformat()}: {report.lines[0]} ({feeds})")
 
 
