@@ -86,7 +86,7 @@ def test_build_writes_every_configured_feed_and_the_site(config: Path) -> None:
     assert code == 0, err
     assert out == (
         f"2026-07-12: wrote 415 files to {config.parent / 'feeds'} "
-        "(onthisday.atom/.rss, births.atom/.rss, ww2.atom/.rss)\n"
+        "(onthisday.atom/.rss/.json/.ics, births.atom/.rss/.json/.ics, ww2.atom/.rss/.json/.ics)\n"
     )
     feeds = config.parent / "feeds"
     files = site_files(feeds)
