@@ -164,7 +164,7 @@ def test_day_pages_link_the_days_around_them_and_their_month() -> None:
     oldest = anchors(files["days/2026-06-29.html"])
     assert {"href": "../days/2026-06-28.html", "rel": "prev"} in oldest
     assert {"href": "../days/2026-06-30.html", "rel": "next"} in oldest
-    assert {"href": "../months/2026-06.html", "rel": "up"} in oldest
+    assert {"href": "https://history.example.org/daily/months/2026-06.html", "rel": "up"} in oldest
     newest = anchors(files["days/2026-07-12.html"])
     assert not any(a.get("rel") == "next" for a in newest)
     first = dict(render_site(settings_for(), index_of(), ON, NOW))  # a first build: the window is all there is

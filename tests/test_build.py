@@ -8,6 +8,7 @@ import dataclasses
 import datetime
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -410,3 +411,33 @@ def test_a_build_ahead_of_time_does_not_stand_in_for_the_days_scheduled_build(co
         assert ledger.get(datetime.date(2099, 7, 12), FEEDS_CHANNEL) is None
         done = ledger.get(datetime.date(2026, 7, 12), FEEDS_CHANNEL)
         assert done is not None and done.status.value == "done"
+
+
+def test_an_offline_build_writes_the_same_site_as_the_recorded_one(config: Path, tmp_path: Path) -> None:
+    """With the database unreachable, a host builds its own site from its entries (runner.publish_offline): the
+    same bytes as the recorded build of that day, evergreen day API and calendars included."""
+    from thisday.ledger import Ledger
+    from thisday.runner import publish_due, publish_offline
+
+    settings = load_settings(config, state_dir=Path(os.environ["THISDAY_STATE_DIR"]))
+    now = datetime.datetime(2026, 7, 12, 9, tzinfo=zoneinfo.ZoneInfo("Europe/Berlin"))
+    with Ledger.from_settings(settings) as ledger:
+        publish_due(settings, now, ledger)
+    recorded = site_files(config.parent / "feeds")
+    offline = dataclasses.replace(settings, feeds_dir=tmp_path / "offline")
+    publish_offline(offline, now)
+    assert site_files(tmp_path / "offline") == recorded
+    assert any(name.startswith("api/onthisday/") for name in recorded)
+
+
+def test_translated_pages_link_to_month_pages_that_exist(tmp_path: Path) -> None:
+    """With a second site language, a German day page's link to its month leads to a page the build wrote."""
+    (tmp_path / "thisday.toml").write_text(
+        f'entries = "{FIXTURES.as_posix()}"\n[site]\nbase_url = "{BASE}"\nlanguages = ["en", "de"]\n',
+        encoding="utf-8",
+    )
+    assert run(tmp_path / "thisday.toml", "build", "2026-07-12", "--now", NOW)[0] == 0
+    page = (tmp_path / "feeds" / "de" / "days" / "2026-07-12.html").read_text(encoding="utf-8")
+    link = re.search(r'href="([^"]*months/[^"]*)"', page)
+    assert link and link.group(1).startswith(BASE), link
+    assert (tmp_path / "feeds" / link.group(1).removeprefix(BASE)).is_file()

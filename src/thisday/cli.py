@@ -541,7 +541,11 @@ def build(app: AppContext, date: str | None, days: int | None, now_text: str | N
         run = Run(app.settings, ledger, now, load, hooks=hooks)
         # recorded in the ledger like the daemon's build (so the cron way reads as published in `thisday status`),
         # but only once the day is due: a build ahead of time must not stand in for the day's scheduled build
-        due = [on] if on <= run.daily.last_due_day(app.now()) else []
+        # and not for a day before the site's first recorded one: the archives start at the first recorded day
+        from .ledger import FEEDS_CHANNEL
+
+        built = [r.day for r in ledger.records(channel_prefix=FEEDS_CHANNEL)]
+        due = [on] if on <= run.daily.last_due_day(app.now()) and (not built or on >= min(built)) else []
         report = FeedsChannel().publish(run, on, due, window=days, force=True)
     if report.errors:
         raise PublishError(report.errors[0].split(": ", 1)[1])

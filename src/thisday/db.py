@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -78,14 +79,36 @@ def is_shared(url: str) -> bool:
     return make_url(url).get_backend_name() != "sqlite"
 
 
+SQLITE_BUSY_TIMEOUT = 30.0
+"""Seconds a SQLite connection waits for a lock another process holds before it gives up."""
+
+
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    """WAL: readers never block the writer and a killed process loses no committed row; NORMAL sync is safe
+    against process crashes in WAL mode (only a power loss may drop the last commits)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
 def create_engine(url: str, connect_args: dict[str, object] | None = None) -> Engine:
-    """An engine for ``url``; a SQLite file's folder is created. Server connections are checked before use, so a
-    restarted server is reconnected to at once."""
+    """An engine for ``url``. SQLite: the file's folder is created, WAL mode, and a lock held by another process
+    is waited for (:data:`SQLITE_BUSY_TIMEOUT` unless ``connect_args`` says otherwise), for the ledger and the
+    subscriber store alike. A server's connections are checked before use, so a restarted server is
+    reconnected to at once."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        return sqlalchemy.create_engine(url, connect_args=connect_args or {})
+        args: dict[str, object] = {"timeout": SQLITE_BUSY_TIMEOUT, **(connect_args or {})}
+        if "timeout" in parsed.query:
+            args.pop("timeout")  # the URL's own ?timeout= wins
+        engine = sqlalchemy.create_engine(url, connect_args=args)
+        sqlalchemy.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
     connect_args = dict(connect_args or {})
     if parsed.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = 10

@@ -39,6 +39,7 @@ import os
 import secrets
 import socket
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,6 @@ from sqlalchemy import (
     RowMapping,
     and_,
     delete,
-    event,
     exists,
     insert,
     or_,
@@ -68,7 +68,7 @@ log = logging.getLogger("thisday")
 DEFAULT_STALE_AFTER = datetime.timedelta(hours=1)
 """A claim older than this is taken to be left by a process that died, and may be taken over."""
 
-DEFAULT_BUSY_TIMEOUT = 30.0
+DEFAULT_BUSY_TIMEOUT = db.SQLITE_BUSY_TIMEOUT
 """Seconds a SQLite ledger waits for a lock another connection holds before the operation fails."""
 
 MARKER_NAME = "ledger.published"
@@ -154,17 +154,6 @@ def _aware(moment: datetime.datetime | None) -> datetime.datetime | None:
     return None if moment is None else moment.replace(tzinfo=datetime.UTC)
 
 
-def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
-    """WAL: readers never block the writer and a killed process loses no committed row; NORMAL sync is safe
-    against process crashes in WAL mode (only a power loss may drop the last commits)."""
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-    finally:
-        cursor.close()
-
-
 def _sqlite_damage(path: Path) -> str:
     """Why the SQLite file at ``path`` cannot be a whole database, or '' when it may be (or does not exist)."""
     try:
@@ -212,6 +201,8 @@ class Ledger:
         self._issued: set[str] = set()
         """Every claim token this object made: one it no longer holds but that is still claimed was let go."""
         self._renewer: Renewer | None = None
+        self._lock = threading.Lock()
+        """Guards the renewer's start and the in-memory bookkeeping: a digest's SMTP workers claim in parallel."""
         self._marked = False
         self._orphans: dict[str, tuple[datetime.date, str, Status, str, object]] = {}
         """Claims of this process whose final mark could not be written (the ledger was locked or broken):
@@ -240,8 +231,6 @@ class Ledger:
                 if damage:
                     raise LedgerError(self._damaged(damage))
             self._engine: Engine = db.create_engine(url, connect_args=connect_args)
-            if sqlite:
-                event.listen(self._engine, "connect", _sqlite_pragmas)
             with self._guard():
                 db.upgrade(self._engine)  # the schema, made or migrated under a lock (several daemons may start)
         except OSError as exc:
@@ -268,9 +257,10 @@ class Ledger:
                 status.value,
                 detail or "no detail",
             )
-        if self._renewer is not None:
-            self._renewer.stop()
-            self._renewer = None
+        with self._lock:
+            renewer, self._renewer = self._renewer, None
+        if renewer is not None:
+            renewer.stop()
         self._engine.dispose()
 
     @property
@@ -279,14 +269,16 @@ class Ledger:
         return db.is_shared(self.url)
 
     def _hold_token(self, token: str, day: datetime.date, channel: str) -> None:
-        self._issued.add(token)
-        self._held[token] = (day, channel)
-        if self._renewer is None:
-            self._renewer = Renewer(self.renew_leases, self.lease / 3)
+        with self._lock:
+            self._issued.add(token)
+            self._held[token] = (day, channel)
+            if self._renewer is None:
+                self._renewer = Renewer(self.renew_leases, self.lease / 3)
 
     def renew_leases(self) -> int:
         """Push the lease of every claim this object holds forward (the renewer thread calls it); how many."""
-        tokens = list(self._held)
+        with self._lock:
+            tokens = list(self._held)
         if not tokens:
             return 0
         with self._engine.begin() as conn:
@@ -386,7 +378,9 @@ class Ledger:
 
     def _settle_orphans(self) -> None:
         """Write the final marks this process could not write before (the ledger was locked)."""
-        for token, (day, channel, status, detail, when) in list(self._orphans.items()):
+        with self._lock:
+            orphans = list(self._orphans.items())
+        for token, (day, channel, status, detail, when) in orphans:
             with self._begin() as conn:
                 conn.execute(
                     update(publications)
@@ -398,7 +392,8 @@ class Ledger:
                     )
                     .values(status=status.value, detail=detail, finished_at=when)
                 )
-            del self._orphans[token]
+            with self._lock:
+                self._orphans.pop(token, None)
 
     # -----------------------------------------------------------------------------------------
 
@@ -604,7 +599,8 @@ class Ledger:
     def _finish(self, claim: Claim, status: Status, now: datetime.datetime, detail: str) -> bool:
         # no longer ours, even when the mark cannot be written (the database is unreachable): the lease is not
         # renewed, and this object's next claim of the row settles it
-        self._held.pop(claim.token, None)
+        with self._lock:
+            self._held.pop(claim.token, None)
         return self._update_held(
             claim,
             (Status.CLAIMED, Status.SENDING),

@@ -137,8 +137,14 @@ def publish_due(
     for channel in channels if channels is not None else enabled_channels(settings):
         try:
             result = channel.publish_due(run)
-        except (db.DatabaseUnreachable, OperationalError, InterfaceError) as exc:  # the database is down
-            report.unreachable = str(db.unreachable(ledger.url, exc))
+        except (db.DatabaseUnreachable, OperationalError, InterfaceError) as exc:
+            if not isinstance(exc, db.DatabaseUnreachable) and not db.is_shared(ledger.url):
+                # a local SQLite file is never "unreachable": a lock held too long or a damaged file
+                result = ChannelReport(channel.name)
+                result.error(run.latest, f"the database {db.where(ledger.url)}: {str(exc).splitlines()[0]}")
+                report.channels.append(result)
+                continue
+            report.unreachable = str(db.unreachable(ledger.url, exc))  # the database server is down
             result = ChannelReport(channel.name)  # not logged here: the daemon says it once, not at every check
             result.errors.append(f"{channel.name} {run.latest.isoformat()}: {report.unreachable}")
         except ThisdayError as exc:
@@ -159,12 +165,12 @@ def publish_offline(
     """The database is unreachable: build this host's own site for the latest due day from its entries, with
     that day's publish time (so it is the same site the ledger's build makes), record nothing, send nothing.
     Returns (day, files written)."""
-    from .publish import build_site, site_window
+    from .channels.feeds import build, recorded_since
 
     daily = daily_time(settings)
     on = daily.last_due_day(now)
-    loaded = loader(settings, lambda problem: log.warning("skipped entry: %s", problem))(site_window(settings, on))
-    written = build_site(settings, loaded.index, on, daily.due(on), None, progress=after_file)
+    load = loader(settings, lambda problem: log.warning("skipped entry: %s", problem))
+    written = build(settings, load, on, daily.due(on), None, recorded_since(settings), Hooks(after_file))
     return on, len(written)
 
 

@@ -209,7 +209,11 @@ class SiteRenderer:
             recent=[(d, day_path(d), lang.day(d)) for d in days],
             previous=(day_path(previous), lang.day(previous)) if previous else None,
             following=(day_path(following), lang.day(following)) if following else None,
-            month=(month_path(day.on.year, day.on.month), f"{MONTHS[day.on.month - 1]} {day.on.year}")
+            # absolute: the month pages are the site's root's (a translated page in de/ links to the same one)
+            month=(
+                base_url(self.settings) + month_path(day.on.year, day.on.month),
+                lang.plain_date(day.on.year, day.on.month),
+            )
             if published is not None
             else None,
         )

@@ -16,12 +16,15 @@ from __future__ import annotations
 import contextlib
 import datetime
 import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from .. import db
+from ..config import Settings
 from ..errors import ThisdayError
 from ..ledger import FEEDS_CHANNEL, Hold, Ledger
-from ..publish import build_site, first_published, index_days, site_window
-from . import GRACE, ChannelHealth, ChannelReport, Run, describe, due_days, unserved
+from ..publish import atomic_write, build_site, first_published, index_days, site_window
+from . import GRACE, ChannelHealth, ChannelReport, Hooks, Loaded, Run, describe, due_days, unserved
 
 log = logging.getLogger("thisday")
 
@@ -29,6 +32,40 @@ log = logging.getLogger("thisday")
 def feeds_channel(ledger: Ledger) -> str:
     """This host's ledger row for the site: ``feeds`` on SQLite (one host), ``feeds@<host>`` on a shared database."""
     return f"{FEEDS_CHANNEL}@{db.host_name()}" if ledger.shared else FEEDS_CHANNEL
+
+
+SINCE_FILE = "site.since"
+"""In the state folder: the site's first published day, as the last recorded build saw it (an offline build,
+with the database unreachable, reads it so that its archives and links match the recorded build's)."""
+
+
+def build(
+    settings: Settings,
+    load: Callable[[Sequence[datetime.date]], Loaded],
+    on: datetime.date,
+    at: datetime.datetime,
+    window: int | None,
+    since: datetime.date | None,
+    hooks: Hooks,
+) -> list[Path]:
+    """Build the site for ``on`` at publish time ``at``: the one build, recorded (the channel) or offline."""
+    # the whole index: the day API, calendars and archives reach past the window
+    loaded = load(sorted({*index_days(), *site_window(settings, on, window)}))
+    written = build_site(
+        settings, loaded.index, on, at, window, progress=hooks.after_file, midway=hooks.mid_write, since=since
+    )
+    if since is not None:
+        with contextlib.suppress(OSError):
+            atomic_write(settings.state_dir / SINCE_FILE, since.isoformat().encode())
+    return written
+
+
+def recorded_since(settings: Settings) -> datetime.date | None:
+    """The site's first published day as the last recorded build saw it (None when unknown)."""
+    try:
+        return datetime.date.fromisoformat((settings.state_dir / SINCE_FILE).read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return None
 
 
 class FeedsChannel:
@@ -64,21 +101,10 @@ class FeedsChannel:
             if days and not held:
                 return report
             try:
-                # the whole index: the day API, calendars and archives reach past the window
-                loaded = run.load(sorted({*index_days(), *site_window(run.settings, on, window)}))
                 # the site's first day: the earliest build of any host (copies on several hosts stay byte-identical)
                 built = [r.day for r in run.ledger.records(channel_prefix=FEEDS_CHANNEL)]
                 since = first_published(run.settings, min(built), window) if built else None
-                written = build_site(
-                    run.settings,
-                    loaded.index,
-                    on,
-                    at or run.now,
-                    window,
-                    progress=run.hooks.after_file,
-                    midway=run.hooks.mid_write,
-                    since=since,
-                )
+                written = build(run.settings, run.load, on, at or run.now, window, since, run.hooks)
             except ThisdayError as exc:
                 for hold in held:
                     hold.failed(str(exc))
