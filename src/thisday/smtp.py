@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -91,6 +92,17 @@ def _classify(code: int, message: bytes | str) -> Exception:
     return _Temporary(detail)
 
 
+def _no_delay(conn: smtplib.SMTP) -> None:
+    """Send each write at once (TCP_NODELAY): the message's data and its final "." go out as two writes, and with
+    Nagle's algorithm the second waits for the server's delayed ACK of the first (tens of ms per message)."""
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # not a TCP socket (a test's Unix socket...): Nagle does not apply
+            pass
+
+
 def smtp_password(smtp: SmtpSettings, environ: Mapping[str, str]) -> str | None:
     """The SMTP password from the environment variable ``smtp.password_env``; None when no username is set."""
     if not smtp.username:
@@ -153,6 +165,7 @@ class Mailer:
         else:
             conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
         try:
+            _no_delay(conn)
             conn.ehlo()
             if s.security == "starttls":
                 conn.starttls(context=context)
