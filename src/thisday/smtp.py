@@ -255,7 +255,7 @@ class Mailer:
             if code != 354:
                 self._reset(conn)
                 raise _classify(code, reply)
-            body = _DOT_AT_LINE_START.sub(b"..", data)
+            body = _DOT_AT_LINE_START.sub(b"..", data) if data.startswith(b".") or b"\n." in data else data
             conn.send(body if body.endswith(b"\r\n") else body + b"\r\n")
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
