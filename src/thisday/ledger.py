@@ -60,8 +60,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.sql.expression import Executable
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
+from sqlalchemy.sql.expression import Executable
 
 from .config import Settings
 from .errors import PublishError

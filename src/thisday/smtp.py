@@ -14,6 +14,7 @@ What is sent to whom, and the ledger, belong to the digest channel (:mod:`thisda
 
 from __future__ import annotations
 
+import contextlib
 import re
 import smtplib
 import socket
@@ -97,10 +98,8 @@ def _no_delay(conn: smtplib.SMTP) -> None:
     Nagle's algorithm the second waits for the server's delayed ACK of the first (tens of ms per message)."""
     sock = getattr(conn, "sock", None)
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):  # not a TCP socket: Nagle does not apply
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:  # not a TCP socket (a test's Unix socket...): Nagle does not apply
-            pass
 
 
 def smtp_password(smtp: SmtpSettings, environ: Mapping[str, str]) -> str | None:

@@ -14,7 +14,7 @@ import logging
 
 from ..errors import ThisdayError
 from ..ledger import FEEDS_CHANNEL, Hold
-from ..publish import build_site, first_published, index_days, site_window
+from ..publish import build_days, build_site, evergreen_current, first_published
 from . import GRACE, ChannelHealth, ChannelReport, Run, describe, due_days, unserved
 
 log = logging.getLogger("thisday")
@@ -48,10 +48,12 @@ class FeedsChannel:
             if days and not held:
                 return report
             try:
-                # the whole index: the day API, calendars and archives reach past the window
-                loaded = run.load(sorted({*index_days(), *site_window(run.settings, on, window)}))
                 first = run.ledger.first(FEEDS_CHANNEL)
                 since = first_published(run.settings, first.day, window) if first is not None else None
+                # the whole index when the day API and calendars are rebuilt (they reach past the window), else
+                # the window and the open archives: on a big collection most builds change no entry
+                evergreen = not evergreen_current(run.settings, on)
+                loaded = run.load(build_days(run.settings, on, window, since, evergreen))
                 written = build_site(
                     run.settings,
                     loaded.index,
@@ -61,6 +63,7 @@ class FeedsChannel:
                     progress=run.hooks.after_file,
                     midway=run.hooks.mid_write,
                     since=since,
+                    evergreen=evergreen,
                 )
             except ThisdayError as exc:
                 for hold in held:
