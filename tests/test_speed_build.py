@@ -95,3 +95,30 @@ def test_an_embargo_that_ends_shows_the_entry_without_any_file_changing(tmp_path
     assert b"Marconi" not in day_file.read_bytes()
     build(config, "2026-07-21")
     assert b"Marconi sends a wireless message" in day_file.read_bytes()
+
+
+def test_the_index_answers_days_with_one_query(tmp_path: Path) -> None:
+    """Loading a day (a preview) or all 366 (a full build) reads the index with one SELECT of entries, and gives
+    the same entries as reading the folder whole: each day's, in order, and the moveable feasts."""
+    import datetime
+
+    from thisday.entries import load_tree
+    from thisday.index import CalendarIndex
+    from thisday.indexcache import IndexStore
+    from thisday.model import Feb29Policy
+    from thisday.publish import index_days
+
+    with IndexStore(tmp_path / "index.sqlite", FIXTURES) as store:
+        store.refresh()
+        statements: list[str] = []
+        store._db.set_trace_callback(statements.append)
+        day = store.calendar([datetime.date(2026, 7, 12)], Feb29Policy.FEB28)
+        assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1, statements
+        statements.clear()
+        year = store.calendar(index_days(), Feb29Policy.FEB28)
+        assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1, statements
+    whole = CalendarIndex.build(load_tree(FIXTURES).entries)
+    assert year.by_day == whole.by_day
+    assert list(year.by_day) == sorted(whole.by_day)
+    assert year.moveable == whole.moveable
+    assert day.by_day[(7, 12)] == whole.by_day[(7, 12)]
