@@ -334,8 +334,8 @@ class IndexStore:
     # -----------------------------------------------------------------------------------------
     # Reading
 
-    def _entries(self, where: str, params: Iterable[object] = ()) -> list[Entry]:
-        sql = f"SELECT path, pos, line, data, start, stop FROM entries WHERE dup = 0 AND ({where}) ORDER BY path, pos"
+    def _entries(self, where: str, params: Iterable[object] = (), order: str = "path, pos") -> list[Entry]:
+        sql = f"SELECT path, pos, line, data, start, stop FROM entries WHERE dup = 0 AND ({where}) ORDER BY {order}"
         entries: list[Entry] = []
         current: str | None = None
         text: str | None = None
@@ -368,7 +368,7 @@ class IndexStore:
             if self._drop_invalid(
                 invalid
             ):  # the entries they shadowed as duplicates may now be due: ask again
-                return self._entries(where, params)
+                return self._entries(where, params, order)
             self.read_problems.extend(p for *_, problems in invalid for p in problems)
         return entries
 
@@ -425,11 +425,10 @@ class IndexStore:
             keys.add((day.month, day.day))
             if (day.month, day.day) in ((2, 28), (3, 1)):  # where a leap-day anniversary may move to
                 keys.add((2, 29))
-        entries: list[Entry] = []
-        for month, mday in sorted(keys):
-            entries.extend(self._entries("slot = 'day' AND month = ? AND day = ?", (month, mday)))
-        entries.extend(self._entries("slot = 'moveable'"))
-        return CalendarIndex.build(entries)
+        # one query, in the order of one query per day (days in calendar order, each file by file), then moveable
+        where = " OR ".join(["(slot = 'day' AND month = ? AND day = ?)"] * len(keys) + ["slot = 'moveable'"])
+        params = [n for key in sorted(keys) for n in key]
+        return CalendarIndex.build(self._entries(where, params, "slot = 'moveable', month, day, path, pos"))
 
     def full(self) -> CalendarIndex:
         return CalendarIndex.build(self._entries("1"))

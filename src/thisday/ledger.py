@@ -47,6 +47,7 @@ from pathlib import Path
 from sqlalchemy import (
     RowMapping,
     and_,
+    bindparam,
     delete,
     exists,
     insert,
@@ -56,6 +57,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
+from sqlalchemy.sql.expression import Executable
 
 from . import db
 from .config import Settings
@@ -621,14 +623,9 @@ class Ledger:
         try:
             with self._begin() as conn:
                 result = conn.execute(
-                    update(publications)
-                    .where(
-                        publications.c.day == claim.day,
-                        publications.c.channel == claim.channel,
-                        publications.c.token == claim.token,
-                        publications.c.status.in_([s.value for s in held]),
-                    )
-                    .values(**values)
+                    _held_update(held, tuple(sorted(values))),
+                    {"w_day": claim.day, "w_channel": claim.channel, "w_token": claim.token}
+                    | {f"v_{name}": value for name, value in values.items()},
                 )
                 return bool(result.rowcount == 1)
         except LedgerError:
@@ -678,6 +675,29 @@ class Ledger:
         with self._engine.begin() as conn:
             result = conn.execute(delete(publications).where(publications.c.channel == channel))
         return int(result.rowcount)
+
+
+_HELD_UPDATES: dict[tuple[tuple[Status, ...], tuple[str, ...]], Executable] = {}
+
+
+def _held_update(held: tuple[Status, ...], names: tuple[str, ...]) -> Executable:
+    """The UPDATE of a held row (by day, channel and token, while in one of the ``held`` states) setting
+    ``names``, built once per shape and reused with parameters ``w_day``, ``w_channel``, ``w_token``, ``v_<name>``."""
+    key = (held, names)
+    statement = _HELD_UPDATES.get(key)
+    if statement is None:
+        statement = (
+            update(publications)
+            .where(
+                publications.c.day == bindparam("w_day"),
+                publications.c.channel == bindparam("w_channel"),
+                publications.c.token == bindparam("w_token"),
+                publications.c.status.in_([s.value for s in held]),
+            )
+            .values({name: bindparam(f"v_{name}") for name in names})
+        )
+        _HELD_UPDATES[key] = statement
+    return statement
 
 
 class Hold:

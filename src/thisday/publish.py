@@ -11,6 +11,8 @@ import contextlib
 import datetime
 import fcntl
 import gc
+import hashlib
+import json
 import logging
 import os
 import re
@@ -151,6 +153,7 @@ def render_site(
     since: datetime.date | None = None,
     closed: Container[str] = (),
     views: Views | None = None,
+    evergreen: bool = True,
 ) -> Iterator[tuple[str, bytes]]:
     """Every file of the site for a build on ``on`` at publish time ``now``, as (path in feeds/, bytes).
 
@@ -164,7 +167,8 @@ def render_site(
     Pure: nothing is written. A generator, so that a build holds one file's bytes at a time, however big the
     corpus. One :class:`~thisday.views.Views` serves the whole build (``views``, or a new one): each body is
     rendered once. Each other language of ``site.languages`` gets the day pages and ``index.html`` in its folder
-    (``de/days/...``); a feed with its own ``language`` is written in it.
+    (``de/days/...``); a feed with its own ``language`` is written in it. With ``evergreen`` False the calendars
+    and the 366 evergreen API files are left out (they are on disk and current: :func:`evergreen_current`).
     """
 
     def wanted(path: str) -> bool:
@@ -172,7 +176,8 @@ def render_site(
 
     views = views or Views(settings)
     renderer = SiteRenderer.create(settings, views)
-    public = index.published(on)  # the outputs that list every day at once never show a held entry
+    # the outputs that list every day at once never show a held entry
+    public = index.published(on) if evergreen else index
     site_days = site_window(settings, on, days)
     first = min(since, site_days[-1]) if since is not None else site_days[-1]
     published = (first, on)
@@ -227,9 +232,9 @@ def render_site(
                 yield feed_path(feed, fmt), data
         if wanted(feed_path(feed, "json")):
             yield feed_path(feed, "json"), build_json_feed(settings, feed, items, now)
-        if wanted(feed_path(feed, "ics")):
+        if evergreen and wanted(feed_path(feed, "ics")):
             yield feed_path(feed, "ics"), build_calendar(settings, feed, public, now, on.year)
-    if only is None or only.startswith("api/onthisday/"):
+    if evergreen and (only is None or only.startswith("api/onthisday/")):
         for path, data in evergreen_documents(settings, public, on.year):
             if wanted(path):
                 yield path, data
@@ -276,6 +281,7 @@ def build_site(
     midway: Callable[[Path], None] | None = None,
     *,
     since: datetime.date | None = None,
+    evergreen: bool = True,
 ) -> list[Path]:
     """Render the site (:func:`render_site`) and write it into ``settings.feeds_dir``, each file atomically.
 
@@ -286,9 +292,11 @@ def build_site(
     modification time, and so the ``Last-Modified`` a reader revalidates against, stays. Day pages that fall out
     of the window are kept: their permalinks stay valid; so are the archives of months that are over, never
     written again. ``index`` must hold every day's entries (:func:`index_days`) for the API, calendars and
-    archives.
+    archives. With ``evergreen`` False (see :func:`evergreen_current`) the calendars and evergreen API files on
+    disk are kept as they are and listed as written; ``index`` then needs only :func:`build_days`.
     """
     written: list[Path] = []
+    made: dict[str, int] = {}
     with build_lock(settings.state_dir / LOCK_NAME):
         remove_stale_temp_files(settings.feeds_dir)
         closed = closed_archives(settings.feeds_dir)
@@ -297,13 +305,121 @@ def build_site(
         # entries).
         gc.freeze()
         try:
-            for rel, data in render_site(settings, index, on, now, days, since=since, closed=closed):
+            kept = [] if evergreen else [settings.feeds_dir / rel for rel in _evergreen_files(settings)]
+            for rel, data in render_site(
+                settings, index, on, now, days, since=since, closed=closed, evergreen=evergreen
+            ):
                 path = settings.feeds_dir / rel
                 if not _unchanged(path, data):
                     atomic_write(path, data, midway=midway)
                 written.append(path)
+                if evergreen and _is_evergreen(settings, rel):
+                    made[rel] = len(data)
                 if progress is not None:
                     progress(path)
+            written.extend(kept)
+            if evergreen:
+                _record_evergreen(settings, index, on, made)
         finally:
             gc.unfreeze()
     return written
+
+
+# ---------------------------------------------------------------------------------------------
+# The evergreen files (366 day API files, the calendars): rebuilt only when what they show changed
+
+EVERGREEN_STATE = "evergreen.json"
+"""In the state folder: the fingerprint of the entries and settings the evergreen files were last built from."""
+
+
+def _is_evergreen(settings: Settings, rel: str) -> bool:
+    return rel.startswith("api/onthisday/") or rel in {feed_path(f, "ics") for f in published_feeds(settings)}
+
+
+def evergreen_key(settings: Settings, on: datetime.date) -> str:
+    """What the evergreen files depend on: thisday's version, the settings, the year of ``on`` (moveable feasts
+    are placed from it) and every file of the entries folder (path, size, modification time), which a walk of the
+    folder gives in milliseconds where loading 133,000 entries takes seconds."""
+    from . import __version__
+
+    digest = hashlib.sha256(f"{__version__}\n{settings!r}\n{on.year}\n".encode())
+    root = settings.entries
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            digest.update(f"{os.path.relpath(path, root)}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _evergreen_state(settings: Settings) -> dict[str, object]:
+    try:
+        found = json.loads((settings.state_dir / EVERGREEN_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"files": {}}
+    return found if isinstance(found, dict) and isinstance(found.get("files"), dict) else {"files": {}}
+
+
+def _evergreen_files(settings: Settings) -> dict[str, int]:
+    """The evergreen files of the last full build (path in feeds/ -> size), in writing order."""
+    files = _evergreen_state(settings)["files"]
+    return {str(k): v for k, v in files.items() if isinstance(v, int)} if isinstance(files, dict) else {}
+
+
+def evergreen_current(settings: Settings, on: datetime.date) -> bool:
+    """Whether the calendars and evergreen API files in feeds/ are what a build on ``on`` would write: built from
+    the same entries files and settings in the same year, no embargo ending in between, and still on disk with
+    the sizes written. When True, a build need not load every entry (:func:`build_days`)."""
+    state = _evergreen_state(settings)
+    files = _evergreen_files(settings)
+    if not files or state.get("key") != evergreen_key(settings, on):
+        return False
+    try:
+        built = datetime.date.fromisoformat(str(state.get("on")))
+        until = state.get("until")
+        if on < built or (until is not None and on > datetime.date.fromisoformat(str(until))):
+            return False
+    except ValueError:
+        return False
+    for rel, size in files.items():
+        try:
+            if (settings.feeds_dir / rel).stat().st_size != size:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _record_evergreen(settings: Settings, index: CalendarIndex, on: datetime.date, files: dict[str, int]) -> None:
+    """Remember what the evergreen files were built from, and until when they stay right: the last day before an
+    embargo that is still running on ``on`` ends (an entry held until D appears on D + 1)."""
+    everything = [*(e for group in index.by_day.values() for e in group), *index.moveable]
+    ends = [e.publish_after for e in everything if e.publish_after is not None and e.publish_after >= on]
+    state = {
+        "key": evergreen_key(settings, on),
+        "on": on.isoformat(),
+        "until": min(ends).isoformat() if ends else None,
+        "files": files,
+    }
+    atomic_write(settings.state_dir / EVERGREEN_STATE, json.dumps(state, indent=1, sort_keys=True).encode())
+
+
+def build_days(
+    settings: Settings, on: datetime.date, days: int | None, since: datetime.date | None, evergreen: bool
+) -> list[datetime.date]:
+    """The days whose entries a build on ``on`` needs: every day of the year (:func:`index_days`) when the evergreen
+    files are rebuilt, else the window's days and those of the monthly archives not yet final."""
+    site_days = site_window(settings, on, days)
+    if evergreen:
+        return sorted({*index_days(), *site_days})
+    first = min(since, site_days[-1]) if since is not None else site_days[-1]
+    closed = closed_archives(settings.feeds_dir)
+    needed = set(site_days)
+    for year, month in archive_months(first, on):
+        if any(archive_path(feed, year, month) not in closed for feed in published_feeds(settings)):
+            needed.update(month_days(year, month, first, on))
+    return sorted(needed)

@@ -14,8 +14,10 @@ What is sent to whom, and the ledger, belong to the digest channel (:mod:`thisda
 
 from __future__ import annotations
 
+import contextlib
 import re
 import smtplib
+import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -91,6 +93,15 @@ def _classify(code: int, message: bytes | str) -> Exception:
     return _Temporary(detail)
 
 
+def _no_delay(conn: smtplib.SMTP) -> None:
+    """Send each write at once (TCP_NODELAY): the message's data and its final "." go out as two writes, and with
+    Nagle's algorithm the second waits for the server's delayed ACK of the first (tens of ms per message)."""
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):  # not a TCP socket: Nagle does not apply
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def smtp_password(smtp: SmtpSettings, environ: Mapping[str, str]) -> str | None:
     """The SMTP password from the environment variable ``smtp.password_env``; None when no username is set."""
     if not smtp.username:
@@ -153,6 +164,7 @@ class Mailer:
         else:
             conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
         try:
+            _no_delay(conn)
             conn.ehlo()
             if s.security == "starttls":
                 conn.starttls(context=context)
@@ -242,7 +254,7 @@ class Mailer:
             if code != 354:
                 self._reset(conn)
                 raise _classify(code, reply)
-            body = _DOT_AT_LINE_START.sub(b"..", data)
+            body = _DOT_AT_LINE_START.sub(b"..", data) if data.startswith(b".") or b"\n." in data else data
             conn.send(body if body.endswith(b"\r\n") else body + b"\r\n")
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()

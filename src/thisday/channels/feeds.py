@@ -23,7 +23,7 @@ from .. import db
 from ..config import Settings
 from ..errors import ThisdayError
 from ..ledger import FEEDS_CHANNEL, Hold, Ledger
-from ..publish import atomic_write, build_site, first_published, index_days, site_window
+from ..publish import atomic_write, build_days, build_site, evergreen_current, first_published
 from . import GRACE, ChannelHealth, ChannelReport, Hooks, Loaded, Run, describe, due_days, unserved
 
 log = logging.getLogger("thisday")
@@ -49,10 +49,20 @@ def build(
     hooks: Hooks,
 ) -> list[Path]:
     """Build the site for ``on`` at publish time ``at``: the one build, recorded (the channel) or offline."""
-    # the whole index: the day API, calendars and archives reach past the window
-    loaded = load(sorted({*index_days(), *site_window(settings, on, window)}))
+    # the whole index when the day API and calendars are rebuilt (they reach past the window), else the window
+    # and the open archives: on a big collection most builds change no entry
+    evergreen = not evergreen_current(settings, on)
+    loaded = load(build_days(settings, on, window, since, evergreen))
     written = build_site(
-        settings, loaded.index, on, at, window, progress=hooks.after_file, midway=hooks.mid_write, since=since
+        settings,
+        loaded.index,
+        on,
+        at,
+        window,
+        progress=hooks.after_file,
+        midway=hooks.mid_write,
+        since=since,
+        evergreen=evergreen,
     )
     if since is not None:
         with contextlib.suppress(OSError):
