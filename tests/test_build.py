@@ -27,7 +27,7 @@ from thisday.feeds import window
 from thisday.index import CalendarIndex
 from thisday.layout import published_feeds
 from thisday.model import Kind
-from thisday.publish import build_site, closed_archives, render_site
+from thisday.publish import build_site, closed_archives, evergreen_current, render_site
 from thisday.selection import day_selection
 from thisday.switches import STALL_ENV
 
@@ -285,11 +285,18 @@ def expected_files(config: Path, on: datetime.date, now: str) -> dict[str, bytes
     """What a complete build of ``on`` at ``now`` writes after a first build on 11 July (rendered in-process,
     written nowhere): the site's first published day is the start of that first build's window, 28 June, and the
     archives of months that are over, already in feeds/, are left alone."""
-    settings = load_settings(config)
+    state = os.environ.get("THISDAY_STATE_DIR")  # the commands' own state folder (see conftest)
+    settings = load_settings(config, state_dir=Path(state) if state else None)
     index = CalendarIndex.build(load_tree(settings.entries).entries)
     publish = datetime.datetime.fromisoformat(now).astimezone(zoneinfo.ZoneInfo("Europe/Berlin"))
     closed = closed_archives(config.parent / "feeds")
-    return dict(render_site(settings, index, on, publish, since=datetime.date(2026, 6, 28), closed=closed))
+    # as the build does: the evergreen day API and calendars only when what they are built from changed
+    evergreen = not evergreen_current(settings, on)
+    return dict(
+        render_site(
+            settings, index, on, publish, since=datetime.date(2026, 6, 28), closed=closed, evergreen=evergreen
+        )
+    )
 
 
 def assert_old_or_new(feeds: Path, old: dict[str, bytes], new: dict[str, bytes]) -> dict[str, str]:
