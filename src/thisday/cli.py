@@ -15,13 +15,13 @@ import sys
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
-from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from . import terminal
+from .cliutil import handle_errors
 from .config import DEFAULT_CONFIG_NAME, Settings, load_settings
 from .dates import parse_target_date
 from .errors import PublishError, ThisdayError
@@ -86,20 +86,6 @@ def _message_bytes(message: Any) -> bytes:
     from .message import message_bytes
 
     return message_bytes(message)
-
-
-def handle_errors(func: F) -> F:
-    """Print a ThisdayError on one line (no traceback) and exit 1."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ThisdayError as exc:
-            click.echo(f"thisday: error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def warn_problems(result: Loaded) -> None:

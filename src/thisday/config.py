@@ -120,18 +120,11 @@ class DaemonSettings:
 
 
 @dataclass(frozen=True)
-class MastodonSettings:
-    """``[mastodon]``: post each day to a Mastodon account (see the README's Social channels)."""
+class PostingSettings:
+    """What every posting channel (``[mastodon]``, ``[bluesky]``) shares: when and what it posts, and retries."""
 
-    instance: str = ""
-    """The server's URL, e.g. https://mastodon.social."""
-    token_env: str = "THISDAY_MASTODON_TOKEN"
-    """The environment variable that holds the access token (never the token itself)."""
-    visibility: Literal["public", "unlisted", "private", "direct"] = "public"
     language: str = ""
     """ISO 639 code of the posts; empty: site.language."""
-    max_characters: int = 0
-    """0: read the limit from the instance (/api/v2/instance), 500 when it does not say."""
     mode: Literal["day", "entries"] = "day"
     times: tuple[datetime.time, ...] = ()
     window: str = ""
@@ -147,26 +140,27 @@ class MastodonSettings:
 
 
 @dataclass(frozen=True)
-class BlueskySettings:
+class MastodonSettings(PostingSettings):
+    """``[mastodon]``: post each day to a Mastodon account (see the README's Social channels)."""
+
+    instance: str = ""
+    """The server's URL, e.g. https://mastodon.social."""
+    token_env: str = "THISDAY_MASTODON_TOKEN"
+    """The environment variable that holds the access token (never the token itself)."""
+    visibility: Literal["public", "unlisted", "private", "direct"] = "public"
+    max_characters: int = 0
+    """0: read the limit from the instance (/api/v2/instance), 500 when it does not say."""
+
+
+@dataclass(frozen=True)
+class BlueskySettings(PostingSettings):
     """``[bluesky]``: post each day through the AT Protocol (see the README's Social channels)."""
 
     service: str = "https://bsky.social"
     handle: str = ""
     password_env: str = "THISDAY_BLUESKY_PASSWORD"
     """The environment variable that holds an app password."""
-    language: str = ""
-    mode: Literal["day", "entries"] = "day"
-    times: tuple[datetime.time, ...] = ()
-    window: str = ""
-    thread: bool = False
-    kinds: tuple[Kind, ...] = ()
-    tags: tuple[str, ...] = ()
-    catch_up: Literal["latest", "all", "none"] = "latest"
     link_card: bool = True
-    timeout: float = 30.0
-    retries: int = 3
-    retry_delay: float = 5.0
-    max_retry_after: float = 300.0
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from .cliutil import handle_errors
 from .config import Settings, load_settings
 from .errors import ThisdayError
 
@@ -27,20 +27,6 @@ STATES = ("pending", "active", "unsubscribed", "suppressed")
 EMAIL_COLUMNS = ("email", "e-mail", "email address", "address", "mail")
 EX_TEMPFAIL = 75
 """Exit status asking the MTA to try the delivery to ``thisday bounce`` again later."""
-
-
-def _errors(func: F) -> F:
-    """Print a ThisdayError on one line (no traceback) and exit 1."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ThisdayError as exc:
-            click.echo(f"thisday: error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _settings() -> Settings:
@@ -71,7 +57,7 @@ def subscribers() -> None:
 @click.option(
     "--confirmed", is_flag=True, help="They already agreed: make them active without a confirmation mail."
 )
-@_errors
+@handle_errors
 def add_command(addresses: tuple[str, ...], confirmed: bool) -> None:
     """Add ADDRESS...; without --confirmed each gets a confirmation mail and stays pending until it confirms."""
     from . import newsletter
@@ -114,7 +100,7 @@ def add_command(addresses: tuple[str, ...], confirmed: bool) -> None:
 
 @subscribers.command("remove")
 @click.argument("addresses", nargs=-1, required=True)
-@_errors
+@handle_errors
 def remove_command(addresses: tuple[str, ...]) -> None:
     """Unsubscribe ADDRESS... on their behalf (the record stays; `forget` deletes it)."""
     from .newsletter import open_store
@@ -134,7 +120,7 @@ def remove_command(addresses: tuple[str, ...]) -> None:
 
 @subscribers.command("list")
 @click.option("--state", type=click.Choice(STATES), default=None, help="Only subscribers in this state.")
-@_errors
+@handle_errors
 def list_command(state: str | None) -> None:
     """List subscribers (address, state, how added, when confirmed), then the count of each state."""
     from .newsletter import open_store
@@ -193,7 +179,7 @@ def read_import(text: str) -> list[tuple[int, str]]:
 
 @subscribers.command("import")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@_errors
+@handle_errors
 def import_command(file: Path) -> None:
     """Import FILE as active subscribers (people who already agreed): one address a line, or CSV with an
     email column. Each line is reported; unsubscribed and suppressed addresses are never brought back."""
@@ -252,7 +238,7 @@ def import_command(file: Path) -> None:
     default=None,
     help="Write to FILE (default: standard output).",
 )
-@_errors
+@handle_errors
 def export_command(output: Path | None) -> None:
     """Every subscriber record as CSV (UTF-8): address, state, list, language, how and when added and confirmed."""
     from .newsletter import open_store
@@ -307,7 +293,7 @@ def export_command(output: Path | None) -> None:
 @subscribers.command("suppress")
 @click.argument("address")
 @click.option("--reason", required=True, help="Why (kept with the record).")
-@_errors
+@handle_errors
 def suppress_command(address: str, reason: str) -> None:
     """Never mail ADDRESS again (whether a subscriber or on the fixed recipient list)."""
     from .newsletter import open_store
@@ -319,7 +305,7 @@ def suppress_command(address: str, reason: str) -> None:
 
 @subscribers.command("unsuppress")
 @click.argument("address")
-@_errors
+@handle_errors
 def unsuppress_command(address: str) -> None:
     """Lift a suppression: a confirmed subscriber is active again."""
     from .newsletter import open_store
@@ -331,7 +317,7 @@ def unsuppress_command(address: str) -> None:
 
 @subscribers.command("forget")
 @click.argument("address")
-@_errors
+@handle_errors
 def forget_command(address: str) -> None:
     """Delete every personal record of ADDRESS: its subscription, request log and digest ledger rows."""
     from .ledger import Ledger, digest_channel
