@@ -5,8 +5,12 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
 
 
 def free_port() -> int:
@@ -49,3 +53,14 @@ class Recorder:
 
     def recipients(self) -> list[str]:
         return [r for _, rcpts, _ in self.messages for r in rcpts]
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Recorder, int]]:
+    """A real SMTP server on loopback that records what it receives: (the recorder, its port)."""
+    recorder = Recorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield recorder, port
+    controller.stop()

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
-from smtp_server import Recorder, free_port
+from smtp_server import Recorder
 from thisday.channels.digest import DIGEST_CHANNEL
 from thisday.cli import main
 from thisday.config import Settings, load_settings
@@ -31,15 +30,6 @@ BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 RECIPIENTS = ("ada@example.org", "bob@example.org", "cy@example.org")
 
 
-@pytest.fixture
-def smtp() -> Iterator[tuple[Recorder, int]]:
-    """A real SMTP server on loopback that records what it receives."""
-    recorder = Recorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield recorder, port
-    controller.stop()
 
 
 def write_config(tmp_path: Path, port: int, *, time_of_day: str = "06:00", catch_up: str = "latest") -> Path:

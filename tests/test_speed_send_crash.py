@@ -14,13 +14,11 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from smtp_server import Recorder, free_port
+from smtp_server import Recorder
 from thisday.config import load_settings
 from thisday.ledger import Ledger, Status, digest_channel
 
@@ -31,14 +29,6 @@ CONNECTIONS = 4
 MAX_RUNS = 40
 
 
-@pytest.fixture
-def server() -> Iterator[tuple[Recorder, int]]:
-    recorder = Recorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield recorder, port
-    controller.stop()
 
 
 def write_site(folder: Path, port: int) -> Path:
@@ -57,12 +47,12 @@ def write_site(folder: Path, port: int) -> Path:
 
 @pytest.mark.slow
 def test_a_send_killed_at_random_moments_serves_each_address_once(
-    tmp_path: Path, server: tuple[Recorder, int], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, smtp: tuple[Recorder, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Kill `thisday send` (SIGKILL) 0.3 to 2.5 s after each start, restart, until a run finishes: no address
     receives the digest twice; every address is `done` and received it once, or is `uncertain` (at most one per
     connection per kill); a finished run exits 0."""
-    recorder, port = server
+    recorder, port = smtp
     seed = int(os.environ.get("THISDAY_CRASH_SEED", random.randrange(1_000_000)))
     rng = random.Random(seed)
     config = write_site(tmp_path, port)

@@ -13,10 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
-from smtp_server import Recorder, free_port
+from smtp_server import Recorder
 from thisday import newsletter
 from thisday.cli import main
 from thisday.config import load_settings
@@ -215,14 +214,6 @@ def test_subscription_settings_are_checked_at_load(tmp_path: Path, toml: str, me
 # The commands
 
 
-@pytest.fixture
-def smtp() -> Iterator[tuple[Recorder, int]]:
-    recorder = Recorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield recorder, port
-    controller.stop()
 
 
 @pytest.fixture

@@ -130,6 +130,18 @@ def main(ctx: click.Context, entries: Path | None, config_path: Path | None) -> 
 pass_app = click.make_pass_decorator(AppContext)
 
 KIND_CHOICE = click.Choice([k.value for k in Kind])
+
+
+def lang_option(help_text: str) -> Callable[[F], F]:
+    """``--lang CODE``: a shipped language, checked as the option is read (a usage error names the closest)."""
+    return click.option(
+        "--lang",
+        "lang",
+        default=None,
+        metavar="CODE",
+        callback=lambda ctx, param, value: _language_option(value),
+        help=help_text,
+    )
 SITE_FORMATS = ("atom", "rss", "html")
 """preview formats that print a file of the site (`thisday build`)."""
 
@@ -160,14 +172,8 @@ SITE_FORMATS = ("atom", "rss", "html")
     is_flag=True,
     help="Also show drafts and embargoed entries, in place and marked (text and json; never published).",
 )
-@click.option(
-    "--lang",
-    "lang",
-    default=None,
-    metavar="CODE",
-    callback=lambda ctx, param, value: _language_option(value),
-    help="Show it in this language (de, fr, ...): dates, texts and each entry's translation "
-    "(default: site.language).",
+@lang_option(
+    "Show it in this language (de, fr, ...): dates, texts and each entry's translation (default: site.language)."
 )
 @pass_app
 @handle_errors
@@ -251,14 +257,9 @@ def check(app: AppContext, strict: bool = False) -> None:
 
 
 @main.command()
-@click.option(
-    "--lang",
-    "lang",
-    default=None,
-    metavar="CODE",
-    callback=lambda ctx, param, value: _language_option(value),
-    help="Count only entries readable in this language (translated into it, or written in it when it is "
-    "site.language): which days lack German entries, say.",
+@lang_option(
+    "Count only entries readable in this language (translated into it, or written in it when it is "
+    "site.language): which days lack German entries, say."
 )
 @pass_app
 @handle_errors

@@ -120,15 +120,10 @@ class DaemonSettings:
 
 
 @dataclass(frozen=True)
-class PostingSettings:
-    """What every posting channel (``[mastodon]``, ``[bluesky]``) shares: when and what it posts, and retries."""
+class ChannelSettings:
+    """What every posting channel (``[mastodon]``, ``[bluesky]``, ``[[webhooks]]``) shares: filters, catch-up and
+    retries."""
 
-    language: str = ""
-    """ISO 639 code of the posts; empty: site.language."""
-    mode: Literal["day", "entries"] = "day"
-    times: tuple[datetime.time, ...] = ()
-    window: str = ""
-    thread: bool = False
     kinds: tuple[Kind, ...] = ()
     tags: tuple[str, ...] = ()
     catch_up: Literal["latest", "all", "none"] = "latest"
@@ -137,6 +132,18 @@ class PostingSettings:
     retry_delay: float = 5.0
     max_retry_after: float = 300.0
     """The longest Retry-After (seconds) waited for within a run; a longer one leaves the post for the next run."""
+
+
+@dataclass(frozen=True)
+class PostingSettings(ChannelSettings):
+    """What the social networks (``[mastodon]``, ``[bluesky]``) add: the posts' language, and when and how many."""
+
+    language: str = ""
+    """ISO 639 code of the posts; empty: site.language."""
+    mode: Literal["day", "entries"] = "day"
+    times: tuple[datetime.time, ...] = ()
+    window: str = ""
+    thread: bool = False
 
 
 @dataclass(frozen=True)
@@ -164,7 +171,7 @@ class BlueskySettings(PostingSettings):
 
 
 @dataclass(frozen=True)
-class WebhookSettings:
+class WebhookSettings(ChannelSettings):
     """One ``[[webhooks]]`` table: a POST per day to ``url``."""
 
     name: str = ""
@@ -172,13 +179,6 @@ class WebhookSettings:
     format: Literal["json", "discord", "slack"] = "json"
     secret_env: str = ""
     """The environment variable holding the Standard Webhooks secret (``whsec_...``); empty: unsigned."""
-    kinds: tuple[Kind, ...] = ()
-    tags: tuple[str, ...] = ()
-    catch_up: Literal["latest", "all", "none"] = "latest"
-    timeout: float = 30.0
-    retries: int = 3
-    retry_delay: float = 5.0
-    max_retry_after: float = 300.0
 
 
 @dataclass(frozen=True)
